@@ -1,0 +1,31 @@
+/**
+ * `npm test`: unit and engine suites once, then the HTTP/WebSocket integration suites (test/*.test.ts)
+ * on SQLite and again on PostgreSQL, then the browser suites (test/e2e). Extra arguments are passed to
+ * `node --test` (e.g. `npm test -- --test-name-pattern=login`).
+ */
+import { spawnSync } from 'node:child_process';
+import { globSync } from 'node:fs';
+
+const extra = process.argv.slice(2);
+const only = process.env.EARSHOT_TEST_ONLY; // unit | sqlite | postgres | e2e
+
+const suites: { name: string; files: string[]; env: Record<string, string> }[] = [
+  { name: 'unit', files: globSync('src/**/*.test.ts'), env: {} },
+  { name: 'sqlite', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
+  { name: 'postgres', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'postgres' } },
+  { name: 'e2e', files: globSync('test/e2e/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
+];
+
+let failed = false;
+for (const suite of suites) {
+  if (only && only !== suite.name) continue;
+  if (suite.files.length === 0) continue;
+  console.log(`\n# suite: ${suite.name} (${suite.files.length} files)`);
+  const result = spawnSync(
+    process.execPath,
+    ['--test', '--test-concurrency=2', '--test-timeout=300000', ...extra, ...suite.files.sort()],
+    { stdio: 'inherit', env: { ...process.env, ...suite.env } },
+  );
+  if (result.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);

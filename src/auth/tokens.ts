@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+
+export interface AccessClaims {
+  userId: string;
+  tokenId: string;
+  expiresAt: number;
+}
+
+export interface TokenService {
+  issueAccessToken(userId: string): Promise<{ token: string; expiresIn: number }>;
+  /** The only place access tokens are checked, for HTTP and WebSocket alike. */
+  validateAccessToken(token: string): Promise<AccessClaims>;
+}
+
+const ALGORITHM = 'HS256';
+// RFC 9068: access tokens are typed so an ID token or another JWT cannot be replayed as one.
+const TOKEN_TYPE = 'at+jwt';
+
+export function createTokenService(jwt: Config['jwt']): TokenService {
+  const keys = new Map<string, Uint8Array>([[jwt.keyId, jwt.secret]]);
+  for (const previous of jwt.previousKeys) keys.set(previous.keyId, previous.secret);
+
+  // Resolving the key by `kid` lets old keys verify until their tokens expire after a rotation.
+  const keyFor: JWTVerifyGetKey = (header) => {
+    const key = header.kid ? keys.get(header.kid) : undefined;
+    if (!key) throw new AppError('invalid_token', 'access token signed with an unknown key');
+    return key;
+  };
+
+  return {
+    async issueAccessToken(userId) {
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE, kid: jwt.keyId })
+        .setIssuer(jwt.issuer)
+        .setAudience(jwt.audience)
+        .setSubject(userId)
+        .setIssuedAt()
+        .setExpirationTime(`${jwt.accessTtlSec}s`)
+        .setJti(randomUUID())
+        .sign(jwt.secret);
+      return { token, expiresIn: jwt.accessTtlSec };
+    },
+
+    async validateAccessToken(token) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+        throw new AppError('invalid_token', 'missing or malformed access token');
+      }
+      try {
+        // RFC 8725 §3.1: pin the algorithm; jose then rejects `alg: none` and any other algorithm.
+        const { payload } = await jwtVerify(token, keyFor, {
+          algorithms: [ALGORITHM],
+          typ: TOKEN_TYPE,
+          issuer: jwt.issuer,
+          audience: jwt.audience,
+          clockTolerance: jwt.clockSkewSec,
+          requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
+        });
+        return { userId: payload.sub as string, tokenId: payload.jti as string, expiresAt: payload.exp as number };
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        if (error instanceof joseErrors.JWTExpired) throw new AppError('invalid_token', 'access token expired');
+        throw new AppError('invalid_token', 'invalid access token', { cause: error });
+      }
+    },
+  };
+}

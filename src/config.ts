@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+
+/**
+ * Configuration is read from the environment once, at start, validated, and frozen. Nothing else in
+ * the code base reads process.env: everything that varies between deployments is a field here.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: string;
+  dataDir: string;
+  /** `sqlite:<path>` or a `postgres://` URL. */
+  databaseUrl: string;
+  /** Extra origins allowed to open live sessions; the server's own origin is always allowed. */
+  allowedOrigins: readonly string[];
+  jwt: {
+    secret: Uint8Array;
+    keyId: string;
+    /** Older secrets still accepted while tokens signed with them expire (key rotation). */
+    previousKeys: readonly { keyId: string; secret: Uint8Array }[];
+    issuer: string;
+    audience: string;
+    accessTtlSec: number;
+    refreshTtlSec: number;
+    clockSkewSec: number;
+  };
+  argon2: { memoryKiB: number; timeCost: number; parallelism: number; maxConcurrent: number; maxQueued: number };
+  rateLimit: { authPerIpPerMinute: number; authPerAccountPerMinute: number };
+  limits: {
+    jsonBodyBytes: number;
+    uploadBytes: number;
+    streamChunkBytes: number;
+    maxDurationSec: number;
+  };
+  media: { workers: number; jobTimeoutMs: number };
+  live: {
+    handshakeTimeoutMs: number;
+    idleTimeoutMs: number;
+    resumeGraceMs: number;
+    fsyncIntervalMs: number;
+    maxSessionsPerUser: number;
+    maxBinaryFrameBytes: number;
+    maxTextFrameBytes: number;
+    maxRecordingBytes: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function secretFrom(value: string, name: string): Uint8Array {
+  const bytes = Buffer.from(value, 'utf8');
+  // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+  if (bytes.length < 32) throw new ConfigError(`${name} must be at least 32 bytes long`);
+  return new Uint8Array(bytes);
+}
+
+/** The embedded default keeps a generated secret in the data folder so tokens survive restarts. */
+function loadOrCreateSecret(dataDir: string): Uint8Array {
+  const file = path.join(dataDir, 'jwt-secret');
+  if (!existsSync(file)) {
+    writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  return secretFrom(readFileSync(file, 'utf8').trim(), file);
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const dataDir = path.resolve(env.DATA_DIR || './data');
+  mkdirSync(dataDir, { recursive: true });
+
+  const databaseUrl = env.DATABASE_URL || `sqlite:${path.join(dataDir, 'earshot.db')}`;
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with sqlite: or postgres://');
+  }
+
+  let secret: Uint8Array;
+  if (env.JWT_SECRET_FILE) secret = secretFrom(readFileSync(env.JWT_SECRET_FILE, 'utf8').trim(), 'JWT_SECRET_FILE');
+  else if (env.JWT_SECRET) secret = secretFrom(env.JWT_SECRET, 'JWT_SECRET');
+  else secret = loadOrCreateSecret(dataDir);
+  const previousKeys = (env.JWT_PREVIOUS_SECRETS ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf(':');
+      if (at < 1) throw new ConfigError('JWT_PREVIOUS_SECRETS entries are "<kid>:<secret>", comma-separated');
+      return { keyId: entry.slice(0, at), secret: secretFrom(entry.slice(at + 1), 'JWT_PREVIOUS_SECRETS') };
+    });
+
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
+  }
+
+  const config: Config = {
+    host: env.HOST || '127.0.0.1',
+    port: int(env, 'PORT', 8000, 0, 65535),
+    logLevel,
+    dataDir,
+    databaseUrl,
+    allowedOrigins: (env.ALLOWED_ORIGINS ?? '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    jwt: {
+      secret,
+      keyId: env.JWT_KEY_ID || 'k1',
+      previousKeys,
+      issuer: env.JWT_ISSUER || 'earshot',
+      audience: env.JWT_AUDIENCE || 'earshot-api',
+      accessTtlSec: int(env, 'ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 30, 24 * 3600),
+      refreshTtlSec: int(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 60, 365 * 24 * 3600),
+      clockSkewSec: int(env, 'JWT_CLOCK_SKEW_SECONDS', 30, 0, 30),
+    },
+    argon2: {
+      // OWASP password storage cheat sheet: Argon2id, m=19 MiB, t=2, p=1 at the least.
+      memoryKiB: int(env, 'ARGON2_MEMORY_KIB', 19 * 1024, 19 * 1024, 1024 * 1024),
+      timeCost: int(env, 'ARGON2_TIME_COST', 2, 2, 20),
+      parallelism: int(env, 'ARGON2_PARALLELISM', 1, 1, 16),
+      maxConcurrent: int(env, 'ARGON2_MAX_CONCURRENT', Math.max(2, availableParallelism()), 1, 256),
+      maxQueued: int(env, 'ARGON2_MAX_QUEUED', 64, 0, 100_000),
+    },
+    rateLimit: {
+      authPerIpPerMinute: int(env, 'AUTH_RATE_LIMIT_PER_IP', 30, 1),
+      authPerAccountPerMinute: int(env, 'AUTH_RATE_LIMIT_PER_ACCOUNT', 10, 1),
+    },
+    limits: {
+      jsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 64 * 1024, 1024),
+      uploadBytes: int(env, 'MAX_UPLOAD_BYTES', 1024 * 1024 * 1024, 1024),
+      streamChunkBytes: int(env, 'MAX_STREAM_CHUNK_BYTES', 16 * 1024 * 1024, 1024),
+      maxDurationSec: int(env, 'MAX_RECORDING_SECONDS', 6 * 3600, 1),
+    },
+    media: {
+      workers: int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64),
+      jobTimeoutMs: int(env, 'MEDIA_JOB_TIMEOUT_MS', 30 * 60 * 1000, 1000),
+    },
+    live: {
+      handshakeTimeoutMs: int(env, 'LIVE_HANDSHAKE_TIMEOUT_MS', 10_000, 100),
+      idleTimeoutMs: int(env, 'LIVE_IDLE_TIMEOUT_MS', 60_000, 1000),
+      resumeGraceMs: int(env, 'LIVE_RESUME_GRACE_MS', 120_000, 0),
+      fsyncIntervalMs: int(env, 'LIVE_FSYNC_INTERVAL_MS', 200, 10, 10_000),
+      maxSessionsPerUser: int(env, 'LIVE_MAX_SESSIONS_PER_USER', 3, 1),
+      maxBinaryFrameBytes: int(env, 'LIVE_MAX_BINARY_FRAME_BYTES', 1024 * 1024, 1024),
+      maxTextFrameBytes: int(env, 'LIVE_MAX_TEXT_FRAME_BYTES', 4096, 256),
+      maxRecordingBytes: int(env, 'LIVE_MAX_RECORDING_BYTES', 2 * 1024 * 1024 * 1024, 1024),
+    },
+  };
+  return Object.freeze(config);
+}

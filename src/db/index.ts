@@ -1,0 +1,72 @@
+import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import * as accounts from './migrations/001_accounts.ts';
+import * as recordings from './migrations/002_recordings.ts';
+import type { Database } from './schema.ts';
+import { openNodeSqlite } from './sqlite-adapter.ts';
+
+export type Db = Kysely<Database>;
+export type DbDialect = 'sqlite' | 'postgres';
+
+/** Migrations are listed in code (not read from a folder) so the order is explicit and bundling-safe. */
+const migrations: Record<string, Migration> = {
+  '001_accounts': accounts,
+  '002_recordings': recordings,
+};
+
+// BIGINT columns (byte counts) come back as strings from pg; every value we store fits a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export interface DatabaseHandle {
+  db: Db;
+  dialect: DbDialect;
+  /** True when the database answers a trivial query (readiness probe). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database named by `url` (`sqlite:<file>` or `postgres://…`). For PostgreSQL an optional
+ * `schema` isolates this instance's tables (the tests give each app its own).
+ */
+export function openDatabase(url: string, options: { schema?: string } = {}): DatabaseHandle {
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openNodeSqlite(file) }) });
+    return handle(db, 'sqlite');
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return handle(db, 'postgres');
+}
+
+function handle(db: Db, dialect: DbDialect): DatabaseHandle {
+  return {
+    db,
+    dialect,
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+export async function migrateToLatest(db: Db): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations };
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+  }
+}
+
+export const nowIso = (): string => new Date().toISOString();

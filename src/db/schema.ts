@@ -1,0 +1,85 @@
+import type { Insertable, Selectable, Updateable } from 'kysely';
+
+/** Times are ISO-8601 UTC strings (sortable as text) and booleans are 0/1, the same on both dialects. */
+export interface UserTable {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  personal_org_id: string;
+  created_at: string;
+}
+
+export interface OrgTable {
+  id: string;
+  name: string;
+  personal: number;
+  created_at: string;
+}
+
+export type OrgRole = 'owner' | 'admin' | 'member';
+
+export interface MembershipTable {
+  org_id: string;
+  user_id: string;
+  role: OrgRole;
+  created_at: string;
+}
+
+export interface RefreshTokenTable {
+  id: string;
+  family_id: string;
+  user_id: string;
+  token_hash: string;
+  expires_at: string;
+  created_at: string;
+  /** Set when the token has been exchanged; a second use means theft and revokes the family. */
+  used_at: string | null;
+  revoked_at: string | null;
+}
+
+export type RecordingSource = 'upload' | 'stream' | 'live';
+export type RecordingStatus = 'receiving' | 'processing' | 'ready' | 'failed';
+
+export interface RecordingTable {
+  id: string;
+  org_id: string;
+  user_id: string;
+  name: string;
+  meeting_link: string | null;
+  source: RecordingSource;
+  status: RecordingStatus;
+  progress: number;
+  error: string | null;
+  /** Storage key of what the client sent (upload file, stream or live raw log). */
+  input_key: string | null;
+  /** Storage key of the normalised Ogg/Opus file, once ready. */
+  audio_key: string | null;
+  /** Bytes of input received so far: the append offset for streams and live sessions. */
+  received_bytes: number;
+  duration_sec: number | null;
+  size_bytes: number | null;
+  codec: string | null;
+  sample_rate: number | null;
+  channels: number | null;
+  bitrate: number | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+export interface Database {
+  users: UserTable;
+  orgs: OrgTable;
+  memberships: MembershipTable;
+  refresh_tokens: RefreshTokenTable;
+  recordings: RecordingTable;
+}
+
+export type User = Selectable<UserTable>;
+export type Org = Selectable<OrgTable>;
+export type Membership = Selectable<MembershipTable>;
+export type RefreshToken = Selectable<RefreshTokenTable>;
+export type Recording = Selectable<RecordingTable>;
+export type NewRecording = Insertable<RecordingTable>;
+export type RecordingUpdate = Updateable<RecordingTable>;

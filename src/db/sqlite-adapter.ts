@@ -1,0 +1,42 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { SqliteDatabase, SqliteStatement } from 'kysely';
+
+/**
+ * Kysely's SqliteDialect speaks the better-sqlite3 interface. Node's built-in `node:sqlite` is almost
+ * the same; this adapter bridges the two differences (spread parameters and the `reader` flag), so the
+ * embedded default needs no native addon built against a particular V8.
+ */
+export function openNodeSqlite(file: string): SqliteDatabase {
+  const db = new DatabaseSync(file);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA busy_timeout = 5000');
+  return {
+    close: () => db.close(),
+    prepare: (sql: string) => wrapStatement(db.prepare(sql)),
+  };
+}
+
+type Params = ReadonlyArray<unknown>;
+
+function wrapStatement(statement: StatementSync): SqliteStatement {
+  const args = (parameters: Params) => parameters.map(toSqliteValue) as never[];
+  return {
+    reader: statement.columns().length > 0,
+    all: (parameters: Params) => statement.all(...args(parameters)),
+    run: (parameters: Params) => {
+      const { changes, lastInsertRowid } = statement.run(...args(parameters));
+      return { changes: Number(changes), lastInsertRowid: Number(lastInsertRowid) };
+    },
+    iterate: (parameters: Params) => statement.iterate(...args(parameters)) as IterableIterator<unknown>,
+  };
+}
+
+/** node:sqlite binds only null, numbers, bigints, strings and bytes. */
+function toSqliteValue(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return value.toISOString();
+  return value;
+}

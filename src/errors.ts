@@ -1,0 +1,58 @@
+/**
+ * Every expected failure Earshot reports carries a stable code from this table. The table is the one
+ * place that decides what a client sees: the HTTP status for requests and the WebSocket close code for
+ * live sessions (RFC 6455 §7.4: 1008 policy violation, 1009 too big, 1011 server error; 4000–4999 are
+ * Earshot's own, listed in docs/live-protocol.md).
+ */
+export const ERRORS = {
+  bad_request: { http: 400, ws: 1008 },
+  validation_failed: { http: 422, ws: 1008 },
+  weak_password: { http: 422, ws: 1008 },
+  unauthenticated: { http: 401, ws: 1008 },
+  invalid_token: { http: 401, ws: 1008 },
+  forbidden: { http: 403, ws: 1008 },
+  not_found: { http: 404, ws: 4404 },
+  conflict: { http: 409, ws: 4409 },
+  email_taken: { http: 409, ws: 1008 },
+  offset_mismatch: { http: 409, ws: 4409 },
+  payload_too_large: { http: 413, ws: 1009 },
+  unsupported_media: { http: 415, ws: 4415 },
+  invalid_media: { http: 422, ws: 4422 },
+  media_too_long: { http: 422, ws: 4413 },
+  rate_limited: { http: 429, ws: 4429 },
+  too_many_sessions: { http: 429, ws: 4429 },
+  busy: { http: 503, ws: 1013 },
+  media_timeout: { http: 422, ws: 4408 },
+  internal: { http: 500, ws: 1011 },
+} as const satisfies Record<string, { http: number; ws: number }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  /** Seconds a client should wait before retrying (Retry-After), for rate limits and overload. */
+  readonly retryAfter: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: Record<string, unknown>; retryAfter?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.details = options.details;
+    this.retryAfter = options.retryAfter;
+  }
+
+  get httpStatus(): number {
+    return ERRORS[this.code].http;
+  }
+
+  get wsCloseCode(): number {
+    return ERRORS[this.code].ws;
+  }
+}
+
+export const isAppError = (value: unknown): value is AppError => value instanceof AppError;

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { type App, buildApp } from '../src/app.ts';
+import { type Config, loadConfig } from '../src/config.ts';
+
+/** Which database the integration suites run against; scripts/test.ts runs them once per dialect. */
+export const testDialect = process.env.EARSHOT_TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
+const postgresUrl = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestServer {
+  app: App;
+  config: Readonly<Config>;
+  /** `http://127.0.0.1:<port>` of the real server listening on a loopback port. */
+  url: string;
+  /** `ws://127.0.0.1:<port>` */
+  wsUrl: string;
+  dataDir: string;
+  /** Stops the server; the data folder and database stay so a test can start a server on them again. */
+  stop(): Promise<void>;
+  /** Stops the server and deletes its data folder and database schema. */
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  /** Extra environment, e.g. `{ MAX_UPLOAD_BYTES: '1000' }`. */
+  env?: Record<string, string>;
+  /** Reuse the data folder (and PostgreSQL schema) of an earlier server: a restart. */
+  reuse?: Pick<TestServer, 'dataDir'> & { schema?: string };
+}
+
+/** Starts the real app on 127.0.0.1:0 with its own temporary data folder and database. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer & { schema?: string }> {
+  const dataDir = options.reuse?.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'earshot-test-')));
+  let schema = options.reuse?.schema;
+  if (testDialect === 'postgres' && !schema) {
+    schema = `t_${randomBytes(6).toString('hex')}`;
+    await adminQuery(`create schema ${schema}`);
+  }
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    MEDIA_WORKERS: '2',
+    ...(testDialect === 'postgres' ? { DATABASE_URL: postgresUrl } : {}),
+    ...options.env,
+  });
+  const app = await buildApp(config, { logger: false, ...(schema ? { dbSchema: schema } : {}) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('server has no TCP address');
+  const url = `http://127.0.0.1:${address.port}`;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await app.close();
+  };
+  return {
+    app,
+    config,
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    dataDir,
+    ...(schema ? { schema } : {}),
+    stop,
+    async close() {
+      await stop();
+      await rm(dataDir, { recursive: true, force: true });
+      if (schema) await adminQuery(`drop schema ${schema} cascade`);
+    },
+  };
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** fetch against the test server with JSON in and out. */
+export async function api(
+  server: Pick<TestServer, 'url'>,
+  method: string,
+  route: string,
+  options: { token?: string; json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  }
+  const response = await fetch(server.url + route, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  if ((response.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
+  return { status: response.status, headers: response.headers, body: parsed };
+}
