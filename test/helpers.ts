@@ -105,3 +105,35 @@ export async function api(
   if ((response.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
   return { status: response.status, headers: response.headers, body: parsed };
 }
+
+export interface TestUser {
+  id: string;
+  email: string;
+  password: string;
+  token: string;
+  refreshToken: string;
+  /** The user's personal organisation, created at registration. */
+  orgId: string;
+}
+
+let userCounter = 0;
+
+/** Registers a fresh user through the public API and logs in. */
+export async function registerUser(server: Pick<TestServer, 'url'>, email?: string): Promise<TestUser> {
+  userCounter += 1;
+  const address = email ?? `user${userCounter}-${randomBytes(4).toString('hex')}@example.com`;
+  const password = `correct horse ${randomBytes(6).toString('hex')}`;
+  const registered = await api(server, 'POST', '/api/auth/register', { json: { email: address, password } });
+  if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${JSON.stringify(registered.body)}`);
+  const login = await api(server, 'POST', '/api/auth/login', { json: { email: address, password } });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  const me = await api(server, 'GET', '/api/auth/me', { token: login.body.access_token });
+  return {
+    id: registered.body.id,
+    email: address,
+    password,
+    token: login.body.access_token,
+    refreshToken: login.body.refresh_token,
+    orgId: me.body.personal_org_id,
+  };
+}
