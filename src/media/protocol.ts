@@ -1,0 +1,42 @@
+/** IPC messages between the engine (API process) and media worker processes. */
+import { AppError, ERRORS } from '../errors.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { AudioInfo } from './types.ts';
+
+export interface JobLimits {
+  maxDurationSec: number;
+  maxProbeBytes: number;
+}
+
+export type Request =
+  | { type: 'normalize'; id: number; input: string; output: string; limits: JobLimits }
+  | { type: 'probe'; id: number; path: string; limits: JobLimits }
+  | { type: 'cancel'; id: number; target: number }
+  | { type: 'live-open'; id: number; sid: number; output: string; limits: JobLimits }
+  | { type: 'live-write'; id: number; sid: number; chunk: Uint8Array }
+  | { type: 'live-finish'; id: number; sid: number }
+  | { type: 'live-abort'; id: number; sid: number };
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export type Reply =
+  | { type: 'ready' }
+  | { type: 'progress'; id: number; fraction: number }
+  | { type: 'done'; id: number; result?: AudioInfo }
+  | { type: 'error'; id: number; error: WireError };
+
+/** Anything thrown in a worker, as something that survives structured clone. */
+export function toWire(err: unknown): WireError {
+  if (err instanceof AppError) return { code: err.code, message: err.message, details: err.details };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'internal', message: `media worker error: ${message}` };
+}
+
+export function fromWire(e: WireError): AppError {
+  const code: ErrorCode = e.code in ERRORS ? e.code : 'internal';
+  return new AppError(code, e.message, e.details ? { details: e.details } : {});
+}

@@ -1,0 +1,61 @@
+/** Public shapes of the media engine. Other modules code against these; add fields, don't rename. */
+
+export interface AudioInfo {
+  /** Demuxer short name, e.g. "ogg", "wav", "matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2". */
+  container: string;
+  /** Codec short name of the (first) audio stream, e.g. "opus". */
+  codec: string;
+  /** For Opus this is the OpusHead "input sample rate" (what the audio was encoded from), not the 48 kHz decode rate. */
+  sampleRate: number;
+  channels: number;
+  durationSec: number;
+  /** Average bits per second of the audio payload (file size based when the container doesn't say). */
+  bitrate: number;
+  sizeBytes: number;
+}
+
+export interface NormalizeOptions {
+  /** Fraction (0..1) of the input duration processed; throttled to a few calls a second. */
+  onProgress?: (fraction: number) => void;
+  signal?: AbortSignal;
+}
+
+/** One live session: bytes of ONE continuous container stream arrive in order. */
+export interface LiveTranscoder {
+  /** Resolves when the worker has consumed the chunk (use for backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** End of input: flush, finalise the Ogg file, return its info. */
+  finish(): Promise<AudioInfo>;
+  /** Discard (output file may remain partial). */
+  abort(): Promise<void>;
+}
+
+export interface MediaEngine {
+  probe(path: string): Promise<AudioInfo>;
+  /** Any input -> Ogg/Opus 16 kHz mono 24 kbps; returns the OUTPUT info. */
+  normalize(inputPath: string, outputPath: string, opts?: NormalizeOptions): Promise<AudioInfo>;
+  openLive(outputPath: string): Promise<LiveTranscoder>;
+  /** Stop workers; pending jobs fail with AppError internal. */
+  close(): Promise<void>;
+}
+
+export interface MediaLogger {
+  info: Function;
+  warn: Function;
+  error: Function;
+}
+
+export interface MediaEngineOptions {
+  /** Worker processes (about one per core). */
+  workers: number;
+  /** Wall-clock limit per normalize/probe job; the worker is killed past it. */
+  jobTimeoutMs: number;
+  maxDurationSec: number;
+  /** Upper bound on bytes the demuxer may read to identify the format and streams. Default 5 MB. */
+  maxProbeBytes?: number;
+  /** Jobs waiting for a free worker before normalize rejects with AppError busy. Default 100. */
+  maxQueue?: number;
+  /** Live sessions one worker may hold. Default 64. */
+  maxLivePerWorker?: number;
+  logger?: MediaLogger;
+}
