@@ -1,0 +1,234 @@
+import type { Readable } from 'node:stream';
+import fastifyMultipart from '@fastify/multipart';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { TokenService } from '../auth/tokens.ts';
+import { authenticate } from '../http/authenticate.ts';
+import { contentDisposition, decideRange } from './http-range.ts';
+import {
+  AudioQuery,
+  ErrorJson,
+  IdParams,
+  ListQuery,
+  ListResponse,
+  RecordingJson,
+  RenameBody,
+  toRecordingJson,
+  UploadQuery,
+} from './recordings.schemas.ts';
+import type { RecordingsService } from './recordings.service.ts';
+import { cleanName, type UploadService } from './uploads.ts';
+
+export interface RecordingsRoutesOptions {
+  recordings: RecordingsService;
+  uploads: UploadService;
+  tokens: TokenService;
+  uploadBytes: number;
+}
+
+const errors = { 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson, 415: ErrorJson, 422: ErrorJson };
+const security = [{ bearer: [] }];
+const oneHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
+/** Binary bodies are streamed as they are; this schema only documents them (Fastify never serialises a stream). */
+const AudioBody = Type.Unsafe<Readable | null>({ type: 'string', format: 'binary', description: 'audio/ogg bytes' });
+
+export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions> = async (app, options) => {
+  const { recordings, uploads, tokens } = options;
+  const auth = authenticate(tokens);
+
+  // Registered here so multipart parsing (and its limits) only exists on the upload route's plugin.
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: options.uploadBytes, files: 1, fields: 10, parts: 12, fieldSize: 4096, headerPairs: 100 },
+  });
+
+  app.post(
+    '/api/recordings/upload',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['recordings'],
+        security,
+        summary: 'Upload an audio or video file',
+        description:
+          'multipart/form-data with one part `file` and optional fields `name` and `org_id` (before or after the ' +
+          'file; `org_id` may also be a query parameter). Default organisation: your personal one. The file is ' +
+          'streamed to disk; its format is decided by probing its content, never by name or Content-Type. ' +
+          'Processing normalises it to Ogg/Opus 16 kHz mono. The request waits up to `wait` seconds (default ' +
+          'about 3): if processing finished, 201 with the ready recording; if it is still running, 202 with ' +
+          'status `processing` — poll GET /api/recordings/{id}. If the file turns out not to be usable audio ' +
+          'within that time, the answer is 415 (not audio / unsupported format / no audio stream) or 422 ' +
+          '(truncated, corrupt, too long) and nothing is kept. A failure found after a 202 leaves the recording ' +
+          'with status `failed` and the reason in `error`. Send `org_id` before the file so a refused ' +
+          'organisation is answered before the body is read. Larger than the limit: 413.',
+        consumes: ['multipart/form-data'],
+        querystring: UploadQuery,
+        response: { 201: RecordingJson, 202: RecordingJson, ...errors, 503: ErrorJson },
+      },
+    },
+    async (request, reply) => {
+      const result = await uploads.upload({
+        userId: request.user.id,
+        parts: request.parts(),
+        orgId: request.query.org_id,
+        name: request.query.name,
+        waitMs: request.query.wait === undefined ? undefined : request.query.wait * 1000,
+      });
+      reply.header('location', `/api/recordings/${result.recording.id}`);
+      return reply.status(result.done ? 201 : 202).send(toRecordingJson(result.recording));
+    },
+  );
+
+  app.get(
+    '/api/recordings',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['recordings'],
+        security,
+        summary: 'List recordings, newest first',
+        description:
+          'All recordings of every organisation you belong to, or of `org_id` only (404 if you are not a ' +
+          'member). Pass `next_cursor` back as `before` for the next page; it is null on the last page.',
+        querystring: ListQuery,
+        response: { 200: ListResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const page = await recordings.list(request.user.id, {
+        limit: request.query.limit,
+        ...(request.query.org_id ? { orgId: request.query.org_id } : {}),
+        ...(request.query.before ? { before: request.query.before } : {}),
+      });
+      return { items: page.items.map(toRecordingJson), next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/api/recordings/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['recordings'],
+        security,
+        summary: 'A recording: status, progress and, once ready, the audio properties',
+        params: IdParams,
+        response: { 200: RecordingJson, ...errors },
+      },
+    },
+    async (request) => toRecordingJson(await recordings.getVisible(request.user.id, request.params.id)),
+  );
+
+  app.patch(
+    '/api/recordings/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['recordings'],
+        security,
+        summary: 'Rename a recording',
+        params: IdParams,
+        body: RenameBody,
+        response: { 200: RecordingJson, ...errors },
+      },
+    },
+    async (request) =>
+      toRecordingJson(await recordings.rename(request.user.id, request.params.id, cleanName(request.body.name))),
+  );
+
+  app.delete(
+    '/api/recordings/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['recordings'],
+        security,
+        summary: 'Delete a recording and its files (processing in progress is cancelled)',
+        params: IdParams,
+        response: { 204: { type: 'null', description: 'deleted' }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await recordings.remove(request.user.id, request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  // <audio> elements cannot send an Authorization header, so this one route also accepts the access token
+  // in ?access_token= (RFC 6750 §2.3). It is checked by the same validator; its logs stay at warn so the
+  // URL (with the token) is not written to the request log.
+  const audioAuth = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = (request.query as { access_token?: string }).access_token;
+    if (request.headers.authorization || !token) return auth.call(app, request, reply);
+    const claims = await tokens.validateAccessToken(token);
+    request.user = { id: claims.userId };
+  };
+
+  app.get(
+    '/api/recordings/:id/audio',
+    {
+      logLevel: 'warn',
+      preHandler: audioAuth,
+      schema: {
+        tags: ['recordings'],
+        security,
+        summary: 'The normalised audio (audio/ogg), with Range support',
+        description:
+          'Serves the Ogg/Opus file with `Accept-Ranges: bytes`: a single byte range gives 206 with ' +
+          'Content-Range, an unsatisfiable one 416; several ranges are answered with the whole file (200). ' +
+          'ETag with If-None-Match (304) and If-Range are supported. Inline by default (for <audio>); ' +
+          '`?download=1` makes it an attachment. Authentication: the Bearer header, or — for <audio> elements ' +
+          'that cannot send headers — the same short-lived access token in `?access_token=` (this route only). ' +
+          '409 while the recording is not ready.',
+        params: IdParams,
+        querystring: AudioQuery,
+        produces: ['audio/ogg', 'application/json'],
+        response: { 200: AudioBody, 206: AudioBody, 304: AudioBody, ...errors, 416: ErrorJson },
+      },
+    },
+    async (request, reply) => {
+      const audio = await recordings.openAudio(request.user.id, request.params.id);
+      const download = request.query.download === '1' || request.query.download === 'true';
+      reply
+        .header('accept-ranges', 'bytes')
+        .header('etag', audio.blob.etag)
+        .header('cache-control', 'private, no-cache')
+        .header('referrer-policy', 'no-referrer')
+        .header(
+          'content-disposition',
+          contentDisposition(download ? 'attachment' : 'inline', audio.recording.name, '.ogg'),
+        );
+      const decision = decideRange(
+        {
+          method: request.method,
+          range: request.headers.range,
+          ifRange: oneHeader(request.headers['if-range']),
+          ifNoneMatch: oneHeader(request.headers['if-none-match']),
+        },
+        audio.blob,
+      );
+      switch (decision.kind) {
+        case 'not_modified':
+          return reply.status(304).send(null);
+        case 'unsatisfiable':
+          return reply
+            .status(416)
+            .header('content-range', `bytes */${audio.blob.size}`)
+            .send({ error: 'range_not_satisfiable', message: `the file has ${audio.blob.size} bytes` });
+        case 'partial':
+          return reply
+            .status(206)
+            .type('audio/ogg')
+            .header('content-range', `bytes ${decision.start}-${decision.end}/${audio.blob.size}`)
+            .header('content-length', decision.end - decision.start + 1)
+            .send(await audio.read({ start: decision.start, end: decision.end }));
+        case 'full':
+          return reply
+            .status(200)
+            .type('audio/ogg')
+            .header('content-length', audio.blob.size)
+            .send(await audio.read());
+      }
+    },
+  );
+};

@@ -1,0 +1,109 @@
+import { Type } from 'typebox';
+import type { Recording } from '../db/schema.ts';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const RecordingJson = Type.Object({
+  id: Type.String(),
+  org_id: Type.String(),
+  name: Type.String(),
+  meeting_link: Nullable(Type.String()),
+  source: Type.Union([Type.Literal('upload'), Type.Literal('stream'), Type.Literal('live')]),
+  status: Type.Union([
+    Type.Literal('receiving'),
+    Type.Literal('processing'),
+    Type.Literal('ready'),
+    Type.Literal('failed'),
+  ]),
+  progress: Type.Number({ description: 'Fraction 0..1 of processing done; 1 when ready.' }),
+  error: Nullable(Type.String({ description: 'Why processing failed (status failed).' })),
+  duration_sec: Nullable(Type.Number()),
+  size_bytes: Nullable(Type.Integer({ description: 'Size of the normalised Ogg/Opus file.' })),
+  codec: Nullable(Type.String()),
+  sample_rate: Nullable(Type.Integer({ description: 'Opus input sample rate (16000).' })),
+  channels: Nullable(Type.Integer()),
+  bitrate: Nullable(Type.Integer({ description: 'Average bits per second.' })),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+  finished_at: Nullable(Type.String({ format: 'date-time' })),
+  received_bytes: Type.Integer({ description: 'Input bytes received (the append offset for streams).' }),
+  filename: Nullable(Type.String({ description: 'Stored audio file name, once ready.' })),
+});
+
+export function toRecordingJson(recording: Recording) {
+  return {
+    id: recording.id,
+    org_id: recording.org_id,
+    name: recording.name,
+    meeting_link: recording.meeting_link,
+    source: recording.source,
+    status: recording.status,
+    progress: recording.progress,
+    error: recording.error,
+    duration_sec: recording.duration_sec,
+    size_bytes: recording.size_bytes,
+    codec: recording.codec,
+    sample_rate: recording.sample_rate,
+    channels: recording.channels,
+    bitrate: recording.bitrate,
+    created_at: recording.created_at,
+    updated_at: recording.updated_at,
+    finished_at: recording.finished_at,
+    received_bytes: recording.received_bytes,
+    filename: recording.audio_key ? recording.audio_key.slice(recording.audio_key.lastIndexOf('/') + 1) : null,
+  };
+}
+
+export const ErrorJson = Type.Object({
+  error: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const ListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  before: Type.Optional(Type.String({ maxLength: 512, description: 'next_cursor of the previous page' })),
+  org_id: Type.Optional(Type.String({ maxLength: 64, description: 'Only this organisation (default: all yours)' })),
+});
+
+export const ListResponse = Type.Object({
+  items: Type.Array(RecordingJson),
+  next_cursor: Nullable(Type.String()),
+});
+
+export const RenameBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+
+export const UploadQuery = Type.Object({
+  org_id: Type.Optional(Type.String({ maxLength: 64 })),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  wait: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 30, description: 'Seconds to wait for processing (default: server setting).' }),
+  ),
+});
+
+export const AudioQuery = Type.Object({
+  download: Type.Optional(
+    Type.Union([Type.Literal('1'), Type.Literal('0'), Type.Literal('true'), Type.Literal('false')]),
+  ),
+  access_token: Type.Optional(Type.String({ maxLength: 4096 })),
+});
+
+export const StreamQuery = Type.Object({
+  recording_id: Type.Optional(Type.String({ maxLength: 64 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  final: Type.Optional(Type.Boolean()),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  org_id: Type.Optional(Type.String({ maxLength: 64 })),
+});
+
+export const StreamResponse = Type.Object({
+  recording_id: Type.String(),
+  offset: Type.Integer({ description: 'Bytes stored so far: where the next chunk must start.' }),
+  status: Type.String(),
+  recording: RecordingJson,
+});

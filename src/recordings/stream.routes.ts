@@ -1,0 +1,177 @@
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import type { TokenService } from '../auth/tokens.ts';
+import { AppError, isAppError } from '../errors.ts';
+import { authenticate } from '../http/authenticate.ts';
+import { ErrorJson, IdParams, StreamQuery, StreamResponse, toRecordingJson } from './recordings.schemas.ts';
+import type { StreamService } from './stream.service.ts';
+
+export interface StreamRoutesOptions {
+  streams: StreamService;
+  tokens: TokenService;
+  chunkBytes: number;
+}
+
+const CHUNK_TYPES = ['application/octet-stream', 'audio/ogg', 'audio/webm', 'audio/opus'];
+
+/** Reads a chunk body into memory, refusing it (413) as soon as it passes the chunk limit. */
+async function readChunk(body: unknown, limit: number, declared: string | undefined): Promise<Buffer> {
+  if (declared !== undefined && Number(declared) > limit) {
+    throw new AppError('payload_too_large', `a chunk may be at most ${limit} bytes`);
+  }
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  // Another parser (JSON, form) handled the body: not one of the chunk types.
+  if (!(body instanceof Readable)) {
+    throw new AppError('unsupported_media', `send chunks as ${CHUNK_TYPES.join(', ')}`);
+  }
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const part of body) {
+    total += part.length;
+    if (total > limit) throw new AppError('payload_too_large', `a chunk may be at most ${limit} bytes`);
+    parts.push(part as Buffer);
+  }
+  return Buffer.concat(parts, total);
+}
+
+function headerInt(value: string | string[] | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value[0] : value;
+  if (!text || !/^\d{1,15}$/.test(text.trim()))
+    throw new AppError('validation_failed', `${name} must be a byte offset`);
+  return Number(text);
+}
+
+const oneHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
+function withOffsetHeader(reply: FastifyReply, error: unknown): never {
+  if (isAppError(error) && typeof error.details?.offset === 'number') {
+    reply.header('upload-offset', String(error.details.offset));
+  }
+  throw error;
+}
+
+export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app, options) => {
+  const { streams, tokens } = options;
+  const auth = authenticate(tokens);
+
+  // Chunks arrive as raw bodies; the handler reads the stream itself (with the chunk limit), so Fastify
+  // does not buffer or parse it.
+  app.addContentTypeParser(CHUNK_TYPES, (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/api/recordings/stream',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['recordings'],
+        security: [{ bearer: [] }],
+        summary: 'Append a chunk to a chunked stream (creates the recording on the first chunk)',
+        description:
+          'The raw body (application/octet-stream, audio/ogg or audio/webm) is the next piece of ONE Ogg/Opus ' +
+          'or WebM/Opus recording, split anywhere. The first call has no recording_id (optional `name`, ' +
+          '`org_id`), starts at offset 0 and answers 201 with the `recording_id`. Later calls name it ' +
+          '(`recording_id` query or `Recording-Id` header) and the byte offset they append at (`offset` query ' +
+          'or `Upload-Offset` header, as in tus). Resending a chunk that is already stored (same offset, same ' +
+          'bytes) is harmless: 200 with the current offset. A gap or overlap is 409 with the server offset in ' +
+          'the body (`details.offset`) and the `Upload-Offset` header. Ogg chunks are checked page by page ' +
+          '(capture pattern, version, sizes, CRC-32) and a corrupt one is refused with 422 without touching ' +
+          'what is stored; WebM is recognised by its EBML magic on the first chunk and later chunks are ' +
+          'accepted as they are (the container is checked when the stream is processed). A chunk is ' +
+          'acknowledged only once it is on disk (fsync). `final=true` (or POST .../finish) ends the stream ' +
+          'and processes it like an upload: 200 when ready within a few seconds, else 202 with status ' +
+          'processing. Appending to a finished stream is 409. Chunk larger than the limit: 413; first chunk ' +
+          'neither Ogg nor WebM: 415.',
+        consumes: CHUNK_TYPES,
+        querystring: StreamQuery,
+        response: {
+          200: StreamResponse,
+          201: StreamResponse,
+          202: StreamResponse,
+          401: ErrorJson,
+          404: ErrorJson,
+          409: ErrorJson,
+          413: ErrorJson,
+          415: ErrorJson,
+          422: ErrorJson,
+        },
+      },
+    },
+    async (request, reply) => {
+      try {
+        const query = request.query;
+        const recordingId = query.recording_id ?? oneHeader(request.headers['recording-id']);
+        const offset = query.offset ?? headerInt(request.headers['upload-offset'], 'Upload-Offset');
+        if (recordingId && offset === undefined) {
+          throw new AppError('validation_failed', 'state the byte offset of this chunk (offset or Upload-Offset)');
+        }
+        const chunk = await readChunk(request.body, options.chunkBytes, oneHeader(request.headers['content-length']));
+        const result = await streams.append({
+          userId: request.user.id,
+          recordingId,
+          orgId: query.org_id,
+          name: query.name,
+          offset: offset ?? 0,
+          final: query.final === true,
+          chunk,
+        });
+        const recording = result.recording;
+        const status = result.created ? 201 : recording.status === 'processing' ? 202 : 200;
+        return reply
+          .status(status)
+          .header('upload-offset', String(recording.received_bytes))
+          .header('location', `/api/recordings/${recording.id}`)
+          .send({
+            recording_id: recording.id,
+            offset: recording.received_bytes,
+            status: recording.status,
+            recording: toRecordingJson(recording),
+          });
+      } catch (error) {
+        return withOffsetHeader(reply, error);
+      }
+    },
+  );
+
+  app.post(
+    '/api/recordings/stream/:id/finish',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['recordings'],
+        security: [{ bearer: [] }],
+        summary: 'End a chunked stream and process it',
+        description:
+          '200 with the ready recording when processing ends within a few seconds, else 202 (status ' +
+          'processing). 422 when nothing was received or the data ends inside an Ogg page, or when the ' +
+          'stream is not usable audio (the recording is then `failed`). Finishing twice answers the state.',
+        params: IdParams,
+        response: {
+          200: StreamResponse,
+          202: StreamResponse,
+          401: ErrorJson,
+          404: ErrorJson,
+          409: ErrorJson,
+          422: ErrorJson,
+        },
+      },
+    },
+    async (request, reply) => {
+      try {
+        const recording = await streams.finish(request.user.id, request.params.id);
+        return reply
+          .status(recording.status === 'processing' ? 202 : 200)
+          .header('upload-offset', String(recording.received_bytes))
+          .send({
+            recording_id: recording.id,
+            offset: recording.received_bytes,
+            status: recording.status,
+            recording: toRecordingJson(recording),
+          });
+      } catch (error) {
+        return withOffsetHeader(reply, error);
+      }
+    },
+  );
+};
