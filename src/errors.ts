@@ -9,6 +9,7 @@ export const ERRORS = {
   validation_failed: { http: 422, ws: 1008 },
   weak_password: { http: 422, ws: 1008 },
   unauthenticated: { http: 401, ws: 1008 },
+  invalid_credentials: { http: 401, ws: 1008 },
   invalid_token: { http: 401, ws: 1008 },
   forbidden: { http: 403, ws: 1008 },
   not_found: { http: 404, ws: 4404 },
@@ -23,6 +24,11 @@ export const ERRORS = {
   too_many_sessions: { http: 429, ws: 4429 },
   busy: { http: 503, ws: 1013 },
   media_timeout: { http: 422, ws: 4408 },
+  // Live sessions (src/live/protocol.ts documents when each is used).
+  handshake_timeout: { http: 408, ws: 1008 },
+  idle_timeout: { http: 408, ws: 4408 },
+  session_taken_over: { http: 409, ws: 4409 },
+  recording_too_large: { http: 413, ws: 4413 },
   internal: { http: 500, ws: 1011 },
 } as const satisfies Record<string, { http: number; ws: number }>;
 

@@ -45,6 +45,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
     MEDIA_WORKERS: '2',
+    // Suites register many users from 127.0.0.1; tests of the per-IP limit pass a lower value.
+    AUTH_RATE_LIMIT_PER_IP: '100000',
     ...(testDialect === 'postgres' ? { DATABASE_URL: postgresUrl } : {}),
     ...options.env,
   });
@@ -124,7 +126,8 @@ export async function registerUser(server: Pick<TestServer, 'url'>, email?: stri
   const address = email ?? `user${userCounter}-${randomBytes(4).toString('hex')}@example.com`;
   const password = `correct horse ${randomBytes(6).toString('hex')}`;
   const registered = await api(server, 'POST', '/api/auth/register', { json: { email: address, password } });
-  if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${JSON.stringify(registered.body)}`);
+  if (registered.status !== 201)
+    throw new Error(`register failed: ${registered.status} ${JSON.stringify(registered.body)}`);
   const login = await api(server, 'POST', '/api/auth/login', { json: { email: address, password } });
   if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
   const me = await api(server, 'GET', '/api/auth/me', { token: login.body.access_token });

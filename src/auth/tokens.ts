@@ -58,7 +58,17 @@ export function createTokenService(jwt: Config['jwt']): TokenService {
           clockTolerance: jwt.clockSkewSec,
           requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
         });
-        return { userId: payload.sub as string, tokenId: payload.jti as string, expiresAt: payload.exp as number };
+        // jose checks the types of exp/iat/sub; the rest of what we rely on is checked here.
+        const now = Math.floor(Date.now() / 1000);
+        if (
+          typeof payload.sub !== 'string' ||
+          payload.sub.length === 0 ||
+          typeof payload.jti !== 'string' ||
+          (payload.iat as number) > now + jwt.clockSkewSec
+        ) {
+          throw new AppError('invalid_token', 'invalid access token');
+        }
+        return { userId: payload.sub, tokenId: payload.jti, expiresAt: payload.exp as number };
       } catch (error) {
         if (error instanceof AppError) throw error;
         if (error instanceof joseErrors.JWTExpired) throw new AppError('invalid_token', 'access token expired');

@@ -60,9 +60,18 @@ function handle(db: Db, dialect: DbDialect): DatabaseHandle {
   };
 }
 
-export async function migrateToLatest(db: Db): Promise<void> {
+/**
+ * `schema` (PostgreSQL) must name the schema the connection's search_path points at: without it
+ * Kysely looks for its migration tables in every schema, and an app migrating a fresh schema while
+ * another schema already has them skips creating its own ("kysely_migration_lock does not exist").
+ */
+export async function migrateToLatest(db: Db, schema?: string): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations };
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const { error, results } = await new Migrator({
+    db,
+    provider,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  }).migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });

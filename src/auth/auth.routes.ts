@@ -1,0 +1,131 @@
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { Static } from 'typebox';
+import { Type } from 'typebox';
+import { AppError } from '../errors.ts';
+import { authenticate } from '../http/authenticate.ts';
+import {
+  ErrorSchema,
+  LoginFormBody,
+  LoginJsonBody,
+  MeSchema,
+  RefreshBody,
+  RegisterBody,
+  TokenPairSchema,
+  UserSchema,
+} from './auth.schemas.ts';
+import type { AuthService } from './auth.service.ts';
+import type { TokenService } from './tokens.ts';
+
+export interface AuthRoutesOptions {
+  auth: AuthService;
+  tokens: TokenService;
+  /** Login and register attempts per client address per minute. */
+  perIpPerMinute: number;
+  bodyLimit: number;
+}
+
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
+  const { auth, tokens } = options;
+  // Strict validation here: TypeBox's checker does not coerce body values (Fastify's default Ajv setup
+  // turns `12345678` into the password "12345678") and rejects unknown properties instead of dropping them.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Only JSON and (for login) the OAuth2 form: a text/plain body would skip per-content-type validation.
+  app.removeContentTypeParser('text/plain');
+  await app.register(formbody, { bodyLimit: options.bodyLimit });
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new AppError('rate_limited', `too many attempts from this address; retry in ${context.after}`, {
+        retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)),
+      }),
+  });
+  const perIp = { rateLimit: { max: options.perIpPerMinute, timeWindow: 60_000 } };
+  const tags = ['auth'];
+  const errors = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema };
+
+  app.post(
+    '/register',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary: 'Create an account and its personal organisation',
+        body: RegisterBody,
+        response: { 201: UserSchema, 409: ErrorSchema, 503: ErrorSchema, ...errors },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await auth.register(request.body)),
+  );
+
+  app.post(
+    '/login',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary: 'Sign in with e-mail and password (JSON, or the OAuth2 password form with `username`)',
+        body: {
+          content: {
+            'application/json': { schema: LoginJsonBody },
+            'application/x-www-form-urlencoded': { schema: LoginFormBody },
+          },
+        },
+        response: { 200: TokenPairSchema, 401: ErrorSchema, 503: ErrorSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Static<typeof LoginJsonBody> | Static<typeof LoginFormBody>;
+      const email = 'username' in body ? body.username : body.email;
+      reply.header('cache-control', 'no-store');
+      return auth.login({ email, password: body.password });
+    },
+  );
+
+  app.post(
+    '/refresh',
+    {
+      schema: {
+        tags,
+        summary: 'Exchange a refresh token for a new token pair (the old refresh token stops working)',
+        body: RefreshBody,
+        response: { 200: TokenPairSchema, 401: ErrorSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return auth.refresh(request.body.refresh_token);
+    },
+  );
+
+  app.post(
+    '/logout',
+    {
+      schema: {
+        tags,
+        summary: 'Revoke a refresh token and every token rotated from the same sign-in',
+        body: RefreshBody,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await auth.logout(request.body.refresh_token);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/me',
+    {
+      preHandler: authenticate(tokens),
+      schema: {
+        tags,
+        summary: 'The signed-in user and their organisations with roles',
+        security: [{ bearer: [] }],
+        response: { 200: MeSchema, 401: ErrorSchema },
+      },
+    },
+    async (request) => auth.me(request.user.id),
+  );
+};

@@ -1,0 +1,70 @@
+import { Type } from 'typebox';
+import { OrgWithRoleSchema } from '../orgs/orgs.schemas.ts';
+
+/**
+ * Request and response shapes of /api/auth. Bodies reject unknown properties; strings are bounded so
+ * no request can make the server hash or store an unbounded value. Length and strength rules with
+ * their explanations live in credentials.ts (they count characters after normalisation).
+ */
+
+export const ErrorSchema = Type.Object(
+  { error: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) },
+  { description: 'An error: a stable code and a message saying what to fix' },
+);
+
+const Email = Type.String({ minLength: 1, maxLength: 320, description: 'e-mail address (trimmed, lower-cased)' });
+// Generous bound: the policy (8 to 256 characters) is checked after NFKC normalisation with a clear message.
+const Password = Type.String({ minLength: 1, maxLength: 1024 });
+
+export const RegisterBody = Type.Object(
+  {
+    email: Email,
+    password: Type.String({ maxLength: 1024, description: '8 to 256 characters, not a commonly used password' }),
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const LoginJsonBody = Type.Object({ email: Email, password: Password }, { additionalProperties: false });
+
+/** The OAuth2 resource-owner password form (RFC 6749 §4.3.2), as FastAPI/OAuth2 clients send it. */
+export const LoginFormBody = Type.Object(
+  {
+    username: Email,
+    password: Password,
+    grant_type: Type.Optional(Type.Literal('password')),
+    scope: Type.Optional(Type.String({ maxLength: 1000 })),
+    client_id: Type.Optional(Type.String({ maxLength: 1000 })),
+    client_secret: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RefreshBody = Type.Object(
+  { refresh_token: Type.String({ minLength: 1, maxLength: 512 }) },
+  { additionalProperties: false },
+);
+
+export const UserSchema = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  personal_org_id: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+export const MeSchema = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  personal_org_id: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+  orgs: Type.Array(OrgWithRoleSchema),
+});
+
+export const TokenPairSchema = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer({ description: 'seconds until the access token expires' }),
+  refresh_token: Type.String({ description: 'opaque, single use: exchange it at /api/auth/refresh' }),
+});

@@ -1,0 +1,35 @@
+import { Type } from 'typebox';
+
+export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
+  description: 'owner: everything, including granting owner; admin: manage members; member: use the org',
+});
+
+export const OrgWithRoleSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  personal: Type.Boolean({ description: "true for the user's own organisation made at registration" }),
+  role: Role,
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+export const MemberSchema = Type.Object({
+  user_id: Type.String(),
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  role: Role,
+  joined_at: Type.String({ format: 'date-time' }),
+});
+
+const OrgName = Type.String({ minLength: 1, maxLength: 200 });
+const Id = Type.String({ minLength: 1, maxLength: 100 });
+
+export const CreateOrgBody = Type.Object({ name: OrgName }, { additionalProperties: false });
+export const OrgParams = Type.Object({ id: Id });
+export const MemberParams = Type.Object({ id: Id, userId: Id });
+export const AddMemberBody = Type.Object(
+  { email: Type.String({ minLength: 1, maxLength: 320 }), role: Role },
+  { additionalProperties: false },
+);
+
+export const OrgListSchema = Type.Object({ orgs: Type.Array(OrgWithRoleSchema) });
+export const MemberListSchema = Type.Object({ members: Type.Array(MemberSchema) });
