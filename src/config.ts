@@ -35,7 +35,8 @@ export interface Config {
     streamChunkBytes: number;
     maxDurationSec: number;
   };
-  media: { workers: number; jobTimeoutMs: number };
+  /** processingWaitMs: how long an upload or a stream's last chunk waits for processing before answering 202. */
+  media: { workers: number; jobTimeoutMs: number; processingWaitMs: number };
   live: {
     handshakeTimeoutMs: number;
     idleTimeoutMs: number;
@@ -149,6 +150,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     media: {
       workers: int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64),
       jobTimeoutMs: int(env, 'MEDIA_JOB_TIMEOUT_MS', 30 * 60 * 1000, 1000),
+      processingWaitMs: int(env, 'PROCESSING_WAIT_MS', 3000, 0, 60_000),
     },
     live: {
       handshakeTimeoutMs: int(env, 'LIVE_HANDSHAKE_TIMEOUT_MS', 10_000, 100),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.ts';
-import { nowIso } from '../db/index.ts';
+import { isUniqueViolation, nowIso } from '../db/index.ts';
 import type { User } from '../db/schema.ts';
 
 export type PublicUser = Omit<User, 'password_hash'>;
@@ -62,14 +62,4 @@ export function createUsersRepo(db: Db): UsersRepo {
       await db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
     },
   };
-}
-
-/** A unique-constraint violation on either dialect (PostgreSQL SQLSTATE 23505, SQLite's constraint error). */
-export function isUniqueViolation(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, errcode, message } = error as { code?: unknown; errcode?: unknown; message?: unknown };
-  if (code === '23505') return true;
-  // SQLITE_CONSTRAINT_UNIQUE = 2067, SQLITE_CONSTRAINT_PRIMARYKEY = 1555
-  if (errcode === 2067 || errcode === 1555) return true;
-  return typeof message === 'string' && /UNIQUE constraint failed/i.test(message);
 }

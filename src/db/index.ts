@@ -79,3 +79,13 @@ export async function migrateToLatest(db: Db, schema?: string): Promise<void> {
 }
 
 export const nowIso = (): string => new Date().toISOString();
+
+/** True for a unique or primary key violation, on either dialect. */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, errcode, message } = error as { code?: unknown; errcode?: unknown; message?: unknown };
+  if (code === '23505') return true;
+  // SQLITE_CONSTRAINT_UNIQUE = 2067, SQLITE_CONSTRAINT_PRIMARYKEY = 1555
+  if (errcode === 2067 || errcode === 1555) return true;
+  return typeof message === 'string' && /UNIQUE constraint failed/i.test(message);
+}

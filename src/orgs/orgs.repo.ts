@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isUniqueViolation } from '../auth/users.repo.ts';
+import { isUniqueViolation } from '../db/index.ts';
 import type { Db, DbDialect } from '../db/index.ts';
 import { nowIso } from '../db/index.ts';
 import type { OrgRole } from '../db/schema.ts';

@@ -259,12 +259,13 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
      * After a restart: uploads and finished streams left `processing` are queued again when their input
      * is still in the spool, and marked failed when it is not. Live recordings belong to the live module.
      */
-    async recover(inputPathOf: (recording: Recording) => string | undefined): Promise<number> {
+    async recover(): Promise<number> {
       let queued = 0;
       const pending = await repo.byStatus(['processing']);
       for (const recording of pending) {
         if (recording.source === 'live') continue;
-        const input = inputPathOf(recording);
+        // Uploads and streams both name their spool input file in input_key.
+        const input = recording.input_key ? spool.pathFor(recording.id, recording.input_key) : undefined;
         const present = input
           ? await access(input).then(
               () => true,

@@ -286,12 +286,6 @@ export function createStreamService(deps: StreamDeps) {
       return recording.status === 'processing' ? settle(recording) : recording;
     },
 
-    /** Spool path of a stream's input, for restart recovery. */
-    inputPathOf(recording: Recording): string | undefined {
-      const format = formatOf(recording);
-      return format ? spool.pathFor(recording.id, STREAM_FILES[format]) : undefined;
-    },
-
     forget(recordingId: string): void {
       oggStates.delete(recordingId);
     },
