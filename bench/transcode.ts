@@ -35,7 +35,11 @@ function makeInputs(): Case[] {
   }
   const baseSec = Number(sh('soxi', ['-D', base]));
   const cases: Case[] = [];
-  for (const [name, seconds] of [['10 s', 10], ['10 min', 600], ['1 h', 3600]] as const) {
+  for (const [name, seconds] of [
+    ['10 s', 10],
+    ['10 min', 600],
+    ['1 h', 3600],
+  ] as const) {
     const file = join(OUT, `speech-${seconds}s.wav`);
     if (!existsSync(file)) {
       const repeats = Math.ceil(seconds / baseSec);
@@ -46,7 +50,21 @@ function makeInputs(): Case[] {
   // What a browser uploads: WebM/Opus 48 kHz stereo.
   const webm = join(OUT, 'speech-600s.webm');
   if (!existsSync(webm)) {
-    sh('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-i', join(OUT, 'speech-600s.wav'), '-ac', '2', '-c:a', 'libopus', '-b:a', '64k', webm]);
+    sh('ffmpeg', [
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-y',
+      '-i',
+      join(OUT, 'speech-600s.wav'),
+      '-ac',
+      '2',
+      '-c:a',
+      'libopus',
+      '-b:a',
+      '64k',
+      webm,
+    ]);
   }
   cases.splice(2, 0, { name: 'WebM/Opus 48 kHz stereo, 10 min', file: webm, seconds: 600 });
   return cases;
@@ -54,8 +72,26 @@ function makeInputs(): Case[] {
 
 function runCli(input: string, output: string): number {
   const t = performance.now();
-  const r = spawnSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-i', input, '-vn', '-ac', '1', '-ar', '16000',
-    '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip', output]);
+  const r = spawnSync('ffmpeg', [
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-i',
+    input,
+    '-vn',
+    '-ac',
+    '1',
+    '-ar',
+    '16000',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    '24k',
+    '-application',
+    'voip',
+    output,
+  ]);
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
   return performance.now() - t;
 }
@@ -90,7 +126,9 @@ async function main(): Promise<void> {
 
 function writeReport(rows: string[]): void {
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
-  const ffmpegVersion = sh('ffmpeg', ['-version']).split('\n')[0]?.replace(/ Copyright.*/, '');
+  const ffmpegVersion = sh('ffmpeg', ['-version'])
+    .split('\n')[0]
+    ?.replace(/ Copyright.*/, '');
   const section = [
     '<!-- transcode-bench:start -->',
     '## Normalisation: node-av media engine vs ffmpeg CLI',

@@ -10,8 +10,8 @@
  * Decoding and encoding stay synchronous: no JS callbacks are involved there.
  */
 import { AVERROR_EOF, AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
-import { Dictionary, FFmpegError, FormatContext, Frame, IOContext, Packet } from 'node-av/lib';
 import type { CodecContext, Stream } from 'node-av/lib';
+import { Dictionary, FFmpegError, FormatContext, Frame, IOContext, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
 import { tooLong } from './limits.ts';
 import { OggOpusWriter } from './opus-writer.ts';
@@ -155,11 +155,15 @@ export class LiveSession {
       opts.set('analyzeduration', '1000000');
       let ret = await fmt.openInput('', null, opts);
       if (ret < 0) {
-        throw new AppError('invalid_media', `could not recognise the live stream (expected WebM, Ogg or MP4 audio): ${FFmpegError.strerror(ret)}`);
+        throw new AppError(
+          'invalid_media',
+          `could not recognise the live stream (expected WebM, Ogg or MP4 audio): ${FFmpegError.strerror(ret)}`,
+        );
       }
       opened = true;
       ret = await fmt.findStreamInfo(null);
-      if (ret < 0) throw new AppError('invalid_media', `could not read live stream information: ${FFmpegError.strerror(ret)}`);
+      if (ret < 0)
+        throw new AppError('invalid_media', `could not read live stream information: ${FFmpegError.strerror(ret)}`);
       const idx = fmt.findBestStream(AVMEDIA_TYPE_AUDIO);
       const stream: Stream | undefined = idx >= 0 ? fmt.streams[idx] : undefined;
       if (!stream) throw new AppError('unsupported_media', 'no audio stream found in the live stream');

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createMediaEngine } from './index.ts';
 import type { MediaEngineWithStats } from './index.ts';
-import type { LiveTranscoder } from './types.ts';
+import { createMediaEngine } from './index.ts';
 import { fixture, opusHeadInputRate, rejectsWith, tempDir, writeToneWav } from './test-helpers.ts';
+import type { LiveTranscoder } from './types.ts';
 
 const CHUNK = 4096;
 async function stream(live: LiveTranscoder, data: Buffer): Promise<void> {

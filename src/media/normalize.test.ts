@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createMediaEngine } from './index.ts';
 import type { MediaEngineWithStats } from './index.ts';
+import { createMediaEngine } from './index.ts';
 import { fixture, opusHeadInputRate, rejectsWith, tempDir } from './test-helpers.ts';
 
 /** Fixture -> expected source duration (from ffprobe when the fixtures were made). */
@@ -98,7 +98,10 @@ describe('media engine: normalize', () => {
     writeFileSync(bad, src);
     const pids = engine.stats().workers.map((w) => w.pid);
     await engine.normalize(bad, join(dir, 'mutated.ogg')).catch((err) => assert.equal(err.code, 'invalid_media'));
-    assert.deepEqual(engine.stats().workers.map((w) => w.pid), pids);
+    assert.deepEqual(
+      engine.stats().workers.map((w) => w.pid),
+      pids,
+    );
   });
 
   test('the engine still works after all the bad input', async () => {

@@ -10,16 +10,18 @@
  * aresample -> aformat(flt, mono, 16 kHz) -> asetnsamples=320 because libopus wants exactly 20 ms frames.
  */
 import {
+  AV_CHANNEL_LAYOUT_MONO,
+  AV_CODEC_FLAG_GLOBAL_HEADER,
+  AV_SAMPLE_FMT_FLT,
   AVERROR_EAGAIN,
   AVERROR_EOF,
   AVFMT_GLOBALHEADER,
   AVIO_FLAG_WRITE,
-  AV_CHANNEL_LAYOUT_MONO,
-  AV_CODEC_FLAG_GLOBAL_HEADER,
-  AV_SAMPLE_FMT_FLT,
   FF_ENCODER_LIBOPUS,
 } from 'node-av/constants';
+import type { FilterContext, Stream } from 'node-av/lib';
 import {
+  avGetSampleFmtName,
   Codec,
   CodecContext,
   Filter,
@@ -30,9 +32,7 @@ import {
   IOContext,
   Packet,
   Rational,
-  avGetSampleFmtName,
 } from 'node-av/lib';
-import type { FilterContext, Stream } from 'node-av/lib';
 import { AppError } from '../errors.ts';
 
 export const OUTPUT_SAMPLE_RATE = 16_000;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createMediaEngine } from './index.ts';
 import type { MediaEngineWithStats } from './index.ts';
+import { createMediaEngine } from './index.ts';
 import { fixture, rejectsWith, tempDir, writeToneWav } from './test-helpers.ts';
 
 const dir = tempDir();
@@ -79,7 +79,11 @@ describe('media engine: limits', () => {
   test('duration over maxDurationSec is media_too_long', async () => {
     const engine = createMediaEngine({ workers: 1, jobTimeoutMs: 10_000, maxDurationSec: 60 });
     try {
-      await rejectsWith(engine.normalize(LONG, join(dir, 'too-long.ogg')), 'media_too_long', /10(\.0)?min exceeds the 1(\.0)?min limit/);
+      await rejectsWith(
+        engine.normalize(LONG, join(dir, 'too-long.ogg')),
+        'media_too_long',
+        /10(\.0)?min exceeds the 1(\.0)?min limit/,
+      );
     } finally {
       await engine.close();
     }

@@ -7,12 +7,13 @@
  * sessions; file jobs wait in a bounded FIFO when every worker is busy, and a full queue rejects with
  * AppError busy.
  */
-import { fork } from 'node:child_process';
+
 import type { ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AppError } from '../errors.ts';
-import { fromWire } from './protocol.ts';
 import type { Reply, Request } from './protocol.ts';
+import { fromWire } from './protocol.ts';
 import type { AudioInfo, MediaLogger } from './types.ts';
 
 /** How long openLive waits for a (re)starting worker before giving up. */
@@ -111,7 +112,11 @@ export class MediaPool {
   }
 
   /** Send one request to a specific worker and wait for its reply (used by live sessions). */
-  request(w: WorkerHandle, build: (id: number) => Request, timeoutMs = this.opts.jobTimeoutMs): Promise<AudioInfo | undefined> {
+  request(
+    w: WorkerHandle,
+    build: (id: number) => Request,
+    timeoutMs = this.opts.jobTimeoutMs,
+  ): Promise<AudioInfo | undefined> {
     if (w.dead) return Promise.reject(new AppError('internal', 'media worker for this session crashed'));
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
@@ -189,7 +194,9 @@ export class MediaPool {
     for (const p of w.pending.values()) {
       clearTimeout(p.timer);
       if (p.timedOut) {
-        p.reject(new AppError('media_timeout', `media processing exceeded the ${this.opts.jobTimeoutMs / 1000}s limit`));
+        p.reject(
+          new AppError('media_timeout', `media processing exceeded the ${this.opts.jobTimeoutMs / 1000}s limit`),
+        );
       } else {
         p.reject(new AppError('internal', `media worker crashed (${signal ?? `exit code ${code}`})`));
       }
@@ -198,12 +205,15 @@ export class MediaPool {
     if (this.closing) return;
     // A worker that dies before it was ever ready (broken install) must not turn into a fork loop.
     const quick = !w.ready;
-    setTimeout(() => {
-      if (!this.closing) {
-        this.spawn();
-        this.dispatch();
-      }
-    }, quick ? 1000 : 0).unref();
+    setTimeout(
+      () => {
+        if (!this.closing) {
+          this.spawn();
+          this.dispatch();
+        }
+      },
+      quick ? 1000 : 0,
+    ).unref();
   }
 
   private freeWorker(): WorkerHandle | undefined {

@@ -1,6 +1,7 @@
 /** IPC messages between the engine (API process) and media worker processes. */
-import { AppError, ERRORS } from '../errors.ts';
+
 import type { ErrorCode } from '../errors.ts';
+import { AppError, ERRORS } from '../errors.ts';
 import type { AudioInfo } from './types.ts';
 
 export interface JobLimits {

@@ -2,11 +2,19 @@
  * normalize() and probe() as they run inside a media worker: synchronous node-av low-level calls on a
  * local file. Blocking is fine here (one job per worker at a time) and avoids a thread-pool hop per call.
  */
-import { AVDISCARD_ALL, AVERROR_EAGAIN, AVERROR_ENOENT, AVERROR_EOF, AVMEDIA_TYPE_AUDIO, AV_TIME_BASE } from 'node-av/constants';
-import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, InputFormat, Packet } from 'node-av/lib';
-import type { Stream } from 'node-av/lib';
+
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import {
+  AV_TIME_BASE,
+  AVDISCARD_ALL,
+  AVERROR_EAGAIN,
+  AVERROR_ENOENT,
+  AVERROR_EOF,
+  AVMEDIA_TYPE_AUDIO,
+} from 'node-av/constants';
+import type { Stream } from 'node-av/lib';
+import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, InputFormat, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
 import { inputOptions, isAllowedContainer, tooLong } from './limits.ts';
 import { OggOpusWriter } from './opus-writer.ts';
@@ -77,8 +85,10 @@ function classifyOpenFailure(path: string, ret: number): AppError {
   // Content sniffing only: no file name is passed, the extension must not matter.
   const guess = InputFormat.probe(head.subarray(0, n))?.name;
   const details = { reason: errText(ret), ...(guess ? { detected: guess } : {}) };
-  if (!guess) return new AppError('unsupported_media', 'unrecognised media format: not an audio or video file', { details });
-  if (!isAllowedContainer(guess)) return new AppError('unsupported_media', `container "${guess}" is not accepted`, { details });
+  if (!guess)
+    return new AppError('unsupported_media', 'unrecognised media format: not an audio or video file', { details });
+  if (!isAllowedContainer(guess))
+    return new AppError('unsupported_media', `container "${guess}" is not accepted`, { details });
   return new AppError('invalid_media', `could not decode: truncated or corrupt ${guess} data`, { details });
 }
 

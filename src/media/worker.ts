@@ -4,11 +4,11 @@
  * time, in slices that yield to the event loop so live sessions pinned here keep flowing.
  */
 import { rmSync } from 'node:fs';
-import { Log } from 'node-av/lib';
 import { AV_LOG_FATAL } from 'node-av/constants';
+import { Log } from 'node-av/lib';
 import { LiveSession } from './live-session.ts';
-import { toWire } from './protocol.ts';
 import type { Reply, Request } from './protocol.ts';
+import { toWire } from './protocol.ts';
 import { probeFile, transcodeFile } from './transcode-file.ts';
 
 if (!process.send) throw new Error('media worker must be started with child_process.fork');
@@ -60,7 +60,11 @@ async function handle(msg: Request): Promise<Reply> {
         sessions.delete(msg.sid);
       }
       // The output is our own file: probing it reports what was actually written.
-      return { type: 'done', id: msg.id, result: probeFile(s.outputPath, { maxDurationSec: Infinity, maxProbeBytes: 1 << 20 }) };
+      return {
+        type: 'done',
+        id: msg.id,
+        result: probeFile(s.outputPath, { maxDurationSec: Infinity, maxProbeBytes: 1 << 20 }),
+      };
     }
     case 'live-abort':
       await sessions.get(msg.sid)?.abort();
@@ -76,12 +80,14 @@ function session(sid: number): LiveSession {
 }
 
 process.on('message', (msg: Request) => {
-  handle(msg).then(
-    (reply) => send(reply),
-    (err: unknown) => send({ type: 'error', id: msg.id, error: toWire(err) }),
-  ).finally(() => {
-    if (msg.type === 'normalize') cancelled.delete(msg.id);
-  });
+  handle(msg)
+    .then(
+      (reply) => send(reply),
+      (err: unknown) => send({ type: 'error', id: msg.id, error: toWire(err) }),
+    )
+    .finally(() => {
+      if (msg.type === 'normalize') cancelled.delete(msg.id);
+    });
 });
 // The parent going away (crash, SIGKILL) closes the IPC channel: don't linger as an orphan. Not
 // process.exit(): a live demuxer read parked in a libuv pool thread, waiting on a JS promise that will
