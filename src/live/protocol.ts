@@ -1,0 +1,192 @@
+/**
+ * The live recording protocol at /api/ws/record: every message shape, close code and limit in one
+ * place. docs/live-protocol.md and docs/asyncapi.yaml describe the same things for client authors;
+ * web/src/live-client.ts is the reference client.
+ *
+ * The seed's handshake is kept exactly: `{token}` → `authenticated`, `{name, meeting_link, org_id}` →
+ * `recording_started`, then binary audio frames. Everything else (acks, stop, ping, resume) is opt-in.
+ */
+import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
+
+export const LIVE_PATH = '/api/ws/record';
+
+/** RFC 6455 §7.4.1 codes the server uses, plus Earshot's own (4000–4999, RFC 6455 §7.4.2). */
+export const CloseCode = {
+  /** Recording saved after `{"action":"stop"}`. */
+  normal: 1000,
+  /** Server shutting down; everything received was saved first (`recording_saved` precedes it). */
+  goingAway: 1001,
+  /** Handshake failure: bad/missing/expired token, bad JSON, binary too early, bad metadata, timeout. */
+  policyViolation: 1008,
+  /** A frame over the size limit (1 MiB binary, 4 KiB text). */
+  messageTooBig: 1009,
+  /** Unexpected server failure. */
+  internalError: 1011,
+  /** Server overloaded; retry later. */
+  tryAgainLater: 1013,
+  /** `resume` of a recording that has no live session (unknown, finished, or not yours). */
+  notFound: ERRORS.not_found.ws,
+  /** No audio for the idle timeout (a `ping` keeps the session alive); resumable. */
+  idleTimeout: ERRORS.idle_timeout.ws,
+  /** Another connection resumed this recording; do not reconnect. */
+  takenOver: ERRORS.session_taken_over.ws,
+  /** Maximum duration or size of one recording reached; what was received is saved. */
+  limitReached: ERRORS.recording_too_large.ws,
+  /** The audio could not be decoded. */
+  invalidMedia: ERRORS.invalid_media.ws,
+  /** Too many live sessions for this user. */
+  tooManySessions: ERRORS.too_many_sessions.ws,
+} as const;
+
+/** Client closes that mean "I am done": finalise at once. Anything else is a drop, kept for resume. */
+export const FINAL_CLIENT_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
+
+/** RFC 6455 §5.5: control frame payloads are at most 125 bytes, 2 of them for the close code. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+export const NAME_MAX_CHARS = 200;
+export const MEETING_LINK_MAX_CHARS = 2048;
+
+// ---- client → server ----
+
+export interface AuthMessage {
+  token: string;
+}
+
+export interface StartMessage {
+  name: string;
+  meeting_link: string | null;
+  /** Defaults to the user's personal organisation. */
+  org_id: string | null;
+  /** Opt-in: the server sends `{"status":"ack","bytes":N}` as audio becomes durable. */
+  ack: boolean;
+}
+
+export interface ResumeMessage {
+  resume: string;
+  ack: boolean;
+}
+
+export type ActionMessage = { action: 'stop' } | { action: 'ping' };
+
+// ---- server → client ----
+
+export type ServerMessage =
+  | { status: 'authenticated' }
+  | { status: 'recording_started'; filename: string; recording_id: string }
+  | { status: 'recording_resumed'; recording_id: string; bytes: number }
+  | { status: 'ack'; bytes: number }
+  | { status: 'pong' }
+  | { status: 'recording_saved'; recording_id: string; duration: number | null; bytes: number }
+  | { status: 'error'; error: string; message: string };
+
+// ---- parsing: each returns the message or throws an AppError the session turns into a close ----
+
+function parseObject(text: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError('bad_request', `${what} must be a JSON object, the text is not JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new AppError('bad_request', `${what} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function parseAuth(text: string): AuthMessage {
+  const value = parseObject(text, 'the first message');
+  if (typeof value.token !== 'string' || value.token.length === 0) {
+    throw new AppError('invalid_token', 'the first message must be {"token": "<access token>"}');
+  }
+  return { token: value.token };
+}
+
+function optionalAck(value: Record<string, unknown>): boolean {
+  if (value.ack === undefined) return false;
+  if (typeof value.ack !== 'boolean') throw new AppError('validation_failed', '"ack" must be true or false');
+  return value.ack;
+}
+
+/** The second message: recording metadata (the seed's) or a resume request (an extension). */
+export function parseStartOrResume(text: string): StartMessage | ResumeMessage {
+  const value = parseObject(text, 'the metadata message');
+  const ack = optionalAck(value);
+  if (value.resume !== undefined) {
+    if (typeof value.resume !== 'string' || !/^[0-9a-f-]{1,64}$/i.test(value.resume)) {
+      throw new AppError('validation_failed', '"resume" must be a recording id');
+    }
+    return { resume: value.resume, ack };
+  }
+  const name = value.name === undefined || value.name === null ? '' : value.name;
+  if (typeof name !== 'string') throw new AppError('validation_failed', '"name" must be a string');
+  if (name.length > NAME_MAX_CHARS) {
+    throw new AppError('validation_failed', `"name" must be at most ${NAME_MAX_CHARS} characters`);
+  }
+  let meetingLink: string | null = null;
+  if (value.meeting_link !== undefined && value.meeting_link !== null && value.meeting_link !== '') {
+    if (typeof value.meeting_link !== 'string') {
+      throw new AppError('validation_failed', '"meeting_link" must be a string');
+    }
+    meetingLink = value.meeting_link;
+    if (meetingLink.length > MEETING_LINK_MAX_CHARS || !isHttpUrl(meetingLink)) {
+      throw new AppError('validation_failed', '"meeting_link" must be an http or https URL');
+    }
+  }
+  let orgId: string | null = null;
+  if (value.org_id !== undefined && value.org_id !== null) {
+    if (typeof value.org_id !== 'string' || value.org_id.length === 0 || value.org_id.length > 64) {
+      throw new AppError('validation_failed', '"org_id" must be an organisation id');
+    }
+    orgId = value.org_id;
+  }
+  return { name: name.trim(), meeting_link: meetingLink, org_id: orgId, ack };
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Text messages while recording; `null` for anything not understood (answered, never fatal). */
+export function parseAction(text: string): ActionMessage | null {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === 'object' && value !== null && 'action' in value) {
+      const action = (value as { action: unknown }).action;
+      if (action === 'stop' || action === 'ping') return { action };
+    }
+  } catch {
+    // fall through
+  }
+  return null;
+}
+
+export const isResume = (message: StartMessage | ResumeMessage): message is ResumeMessage => 'resume' in message;
+
+/** Close reason from a message: at most 123 bytes of UTF-8, never cutting a character in half. */
+export function closeReason(message: string): string {
+  const bytes = Buffer.from(message, 'utf8');
+  if (bytes.length <= MAX_CLOSE_REASON_BYTES) return message;
+  let end = MAX_CLOSE_REASON_BYTES;
+  // Back up over continuation bytes (10xxxxxx) to the start of the character that did not fit.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+  return bytes.subarray(0, end).toString('utf8');
+}
+
+/** What a failure looks like on the wire: an error message, then this close code and reason. */
+export function describeError(error: unknown): { code: ErrorCode; message: string; closeCode: number } {
+  if (error instanceof AppError) {
+    const message = error.code === 'internal' ? 'internal error' : error.message;
+    return { code: error.code, message, closeCode: error.wsCloseCode };
+  }
+  return { code: 'internal', message: 'internal error', closeCode: CloseCode.internalError };
+}
+
+/** The stored file's name, as GET /api/recordings/:id reports it (`filename`) once ready. */
+export const filenameFor = (recordingId: string): string => `${recordingId}.ogg`;

@@ -1,0 +1,279 @@
+/** The live session state machine, the recording's backpressure and the origin rule, without sockets. */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError } from '../errors.ts';
+import type { LiveTranscoder } from '../media/types.ts';
+import { LiveRecording, type LiveRecordingDeps } from './live-recording.ts';
+import { isOriginAllowed } from './origin.ts';
+import { closeReason, parseStartOrResume, type ServerMessage } from './protocol.ts';
+import { type AttachedClient, LiveSession, type RecordingHandle, type SavedResult, type Transport } from './session.ts';
+
+function fakeTransport() {
+  const sent: ServerMessage[] = [];
+  const calls: string[] = [];
+  let closed: { code: number; reason: string } | undefined;
+  const transport: Transport = {
+    send: (message) => sent.push(message),
+    close: (code, reason) => {
+      closed ??= { code, reason };
+    },
+    pause: () => calls.push('pause'),
+    resume: () => calls.push('resume'),
+  };
+  return { transport, sent, calls, closed: () => closed };
+}
+
+function fakeRecording() {
+  const appended: Buffer[] = [];
+  const events: string[] = [];
+  const saved: SavedResult = { recordingId: 'r1', status: 'ready', durationSec: 5, bytes: 0, error: null };
+  const handle: RecordingHandle = {
+    id: 'r1',
+    append: (chunk) => {
+      appended.push(chunk);
+      saved.bytes += chunk.length;
+    },
+    finalise: async () => {
+      events.push('finalise');
+      return saved;
+    },
+    detach: () => events.push('detach'),
+  };
+  return { handle, appended, events };
+}
+
+function session(options: { startDelayMs?: number; handshakeTimeoutMs?: number; idleTimeoutMs?: number } = {}) {
+  const t = fakeTransport();
+  const recording = fakeRecording();
+  const s = new LiveSession(t.transport, {
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 1000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 1000,
+    maxTextFrameBytes: 4096,
+    authenticate: async (token) => {
+      if (token !== 'good') throw new AppError('invalid_token', 'invalid access token');
+      return 'u1';
+    },
+    start: async () => {
+      if (options.startDelayMs) await sleep(options.startDelayMs);
+      return { handle: recording.handle, filename: 'r1.ogg' };
+    },
+    resume: async () => ({ handle: recording.handle, bytes: 10, durable: 8 }),
+  });
+  const text = (value: unknown) => s.onMessage(Buffer.from(JSON.stringify(value)), false);
+  return { s, t, recording, text };
+}
+
+const META = { name: 'n', meeting_link: 'https://x.example/m', org_id: 'o1' };
+
+describe('LiveSession', () => {
+  it('runs the seed handshake, takes audio in order and answers stop with recording_saved and 1000', async () => {
+    const { s, t, recording, text } = session();
+    text({ token: 'good' });
+    text(META);
+    s.onMessage(Buffer.from('abc'), true);
+    s.onMessage(Buffer.from('def'), true);
+    text({ action: 'stop' });
+    await sleep(10);
+    assert.deepEqual(
+      t.sent.map((m) => m.status),
+      ['authenticated', 'recording_started', 'recording_saved'],
+    );
+    assert.equal(Buffer.concat(recording.appended).toString(), 'abcdef');
+    assert.deepEqual(t.closed(), { code: 1000, reason: '' });
+    assert.equal(s.state, 'closed');
+  });
+
+  it('closes 1008 when nothing arrives within the handshake timeout', async () => {
+    const { t } = session({ handshakeTimeoutMs: 30 });
+    await sleep(60);
+    assert.equal(t.closed()?.code, 1008);
+    assert.deepEqual(t.sent.at(-1), {
+      status: 'error',
+      error: 'handshake_timeout',
+      message: 'no access token within 0.03 s',
+    });
+  });
+
+  it('finalises on a normal close, detaches on a drop', async () => {
+    for (const [code, expected] of [
+      [1000, 'finalise'],
+      [1005, 'finalise'],
+      [1006, 'detach'],
+      [1001, 'detach'],
+    ] as const) {
+      const { s, recording, text } = session();
+      text({ token: 'good' });
+      text(META);
+      await sleep(5);
+      s.onClose(code);
+      assert.deepEqual(recording.events, [expected], `close ${code}`);
+    }
+  });
+
+  it('does not orphan a recording when the client leaves while it is being created', async () => {
+    const { s, recording, text } = session({ startDelayMs: 20 });
+    text({ token: 'good' });
+    text(META);
+    await sleep(5);
+    s.onClose(1006);
+    await sleep(40);
+    assert.deepEqual(recording.events, ['detach']);
+  });
+
+  it('sends acks only when asked, and idles out with 4408 (keeping the recording)', async () => {
+    const { s, t, recording, text } = session({ idleTimeoutMs: 40 });
+    text({ token: 'good' });
+    text({ ...META, ack: true });
+    await sleep(5);
+    s.ack(42);
+    assert.deepEqual(t.sent.at(-1), { status: 'ack', bytes: 42 });
+    await sleep(60);
+    assert.equal(t.closed()?.code, 4408);
+    assert.deepEqual(recording.events, ['detach']);
+  });
+
+  it('resume answers recording_resumed with the byte count, then the durable ack', async () => {
+    const { t, text } = session();
+    text({ token: 'good' });
+    text({ resume: 'abc1', ack: true });
+    await sleep(5);
+    assert.deepEqual(t.sent.slice(1), [
+      { status: 'recording_resumed', recording_id: 'r1', bytes: 10 },
+      { status: 'ack', bytes: 8 },
+    ]);
+  });
+});
+
+describe('protocol', () => {
+  it('cuts close reasons to 123 bytes without splitting a character', () => {
+    const reason = closeReason('é'.repeat(100));
+    assert.ok(Buffer.byteLength(reason) <= 123);
+    assert.equal(reason, 'é'.repeat(61));
+    assert.equal(closeReason('short'), 'short');
+  });
+
+  it('validates metadata', () => {
+    assert.deepEqual(parseStartOrResume(JSON.stringify(META)), {
+      name: 'n',
+      meeting_link: 'https://x.example/m',
+      org_id: 'o1',
+      ack: false,
+    });
+    assert.throws(() => parseStartOrResume('{"meeting_link":"ftp://x"}'), /meeting_link/);
+    assert.throws(() => parseStartOrResume('{"ack":"yes"}'), /ack/);
+    assert.throws(() => parseStartOrResume('[]'), /JSON object/);
+  });
+});
+
+describe('origin check', () => {
+  it('allows no origin, the same host, listed origins; refuses others and opaque ones', () => {
+    assert.equal(isOriginAllowed(undefined, 'earshot.example', []), true);
+    assert.equal(isOriginAllowed('https://earshot.example', 'earshot.example', []), true);
+    assert.equal(isOriginAllowed('https://earshot.example', 'earshot.example:443', []), true);
+    assert.equal(isOriginAllowed('http://localhost:5173', 'localhost:8000', []), false);
+    assert.equal(isOriginAllowed('http://localhost:5173', 'localhost:8000', ['http://localhost:5173']), true);
+    assert.equal(isOriginAllowed('https://evil.example', 'earshot.example', ['https://app.example']), false);
+    assert.equal(isOriginAllowed('null', 'earshot.example', []), false);
+  });
+});
+
+describe('LiveRecording', () => {
+  async function withRecording(transcoder: LiveTranscoder, run: (r: LiveRecording, dir: string) => Promise<void>) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'earshot-live-unit-'));
+    const deps: LiveRecordingDeps = {
+      sink: {
+        attachAudio: async () => {},
+        processInput: async () => {},
+        fail: async () => {},
+      },
+      load: async () => ({ status: 'ready', duration_sec: 1, error: null }),
+      saveReceived: async () => {},
+      fallbackSlot: (task) => task(),
+      cleanup: async () => {},
+      onFinished: () => {},
+      log: { warn: () => {}, error: () => {} },
+    };
+    const recording = await LiveRecording.open(
+      {
+        id: 'r1',
+        userId: 'u1',
+        rawLogPath: path.join(dir, 'input'),
+        oggPath: path.join(dir, 'live.ogg'),
+        fsyncIntervalMs: 10,
+        resumeGraceMs: 1000,
+        maxBytes: 1 << 30,
+        maxDurationMs: 60_000,
+        transcoder: Promise.resolve(transcoder),
+      },
+      deps,
+    );
+    try {
+      await run(recording, dir);
+    } finally {
+      await recording.finalise().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('pauses the client while the transcoder is behind and resumes it when it catches up', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const transcoder: LiveTranscoder = {
+      write: () => gate,
+      finish: async () => ({
+        container: 'ogg',
+        codec: 'opus',
+        sampleRate: 16000,
+        channels: 1,
+        durationSec: 1,
+        bitrate: 24000,
+        sizeBytes: 1,
+      }),
+      abort: async () => {},
+    };
+    await withRecording(transcoder, async (recording, dir) => {
+      const calls: string[] = [];
+      const client: AttachedClient = {
+        ack: () => {},
+        pause: () => calls.push('pause'),
+        resume: () => calls.push('resume'),
+        end: () => {},
+      };
+      recording.attach(client);
+      for (let i = 0; i < 5; i++) recording.append(Buffer.alloc(300 * 1024, i));
+      assert.deepEqual(calls, ['pause']);
+      await sleep(50);
+      assert.deepEqual(calls, ['pause'], 'still paused: the raw log is written but the transcoder is not');
+      release();
+      await sleep(50);
+      assert.deepEqual(calls, ['pause', 'resume']);
+      assert.equal((await readFile(path.join(dir, 'input'))).length, 5 * 300 * 1024);
+    });
+  });
+
+  it('a failing transcoder falls back to the raw log without losing bytes', async () => {
+    const transcoder: LiveTranscoder = {
+      write: async () => {
+        throw new AppError('internal', 'media worker for this session crashed');
+      },
+      finish: async () => {
+        throw new Error('not reached');
+      },
+      abort: async () => {},
+    };
+    await withRecording(transcoder, async (recording) => {
+      const client: AttachedClient = { ack: () => {}, pause: () => {}, resume: () => {}, end: () => {} };
+      recording.attach(client);
+      recording.append(Buffer.alloc(1000));
+      recording.append(Buffer.alloc(500));
+      const saved = await recording.finalise();
+      assert.deepEqual([saved.status, saved.bytes], ['ready', 1500]);
+    });
+  });
+});
