@@ -1,0 +1,436 @@
+/**
+ * The web page in a real browser (Chromium, headless, fake microphone playing speech) against the real
+ * server: register, sign in (and a wrong password), record from the microphone, play/seek/download,
+ * upload with progress, a network drop in the middle of a recording, failure messages, and a phone-
+ * sized layout. Screenshots of the main screens land in test-artifacts/.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { api, registerUser, startTestServer, type TestServer } from '../helpers.ts';
+import { FIXTURES, launchBrowser, longSpeechWav, screenshot, watchConsole } from './browser.ts';
+
+const VIEWPORT = { width: 1280, height: 860 };
+
+describe('web app', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let wav: string;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[] = [];
+  let firstToken = '';
+  const email = `e2e-${Date.now()}@example.com`;
+  const password = 'a long enough passphrase 42';
+
+  before(async () => {
+    wav = await longSpeechWav();
+    // Short-lived access tokens, so the page's quiet refresh happens during the suite.
+    server = await startTestServer({ env: { ACCESS_TOKEN_TTL_SECONDS: '30' } });
+    browser = await launchBrowser(wav);
+    context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
+    context.setDefaultTimeout(10_000);
+    page = await context.newPage();
+    problems = watchConsole(page);
+  });
+
+  after(async () => {
+    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
+    await browser?.close();
+    await server?.close();
+    if (wav) await rm(wav, { force: true });
+  });
+
+  /** The signed-in user's access token, straight from the page's storage. */
+  const token = () =>
+    page.evaluate(
+      () => (JSON.parse(localStorage.getItem('earshot.session') ?? '{}') as { access_token: string }).access_token,
+    );
+
+  async function recordingNamed(name: string): Promise<any> {
+    const me = await api(server, 'GET', '/api/auth/me', { token: await token() });
+    const list = await api(server, 'GET', `/api/recordings?org_id=${me.body.personal_org_id}&limit=50`, {
+      token: await token(),
+    });
+    assert.equal(list.status, 200);
+    const found = list.body.items.filter((r: any) => r.name === name);
+    // One recording per session: a resumed session must not have started a second one.
+    assert.equal(found.length, 1, `exactly one recording "${name}" is listed by the API`);
+    return found[0];
+  }
+
+  /** Starts a recording from the microphone and returns the wall-clock time the clock started. */
+  async function startRecording(name: string): Promise<number> {
+    await page.getByLabel('Name (optional)').first().fill(name);
+    await page.getByRole('button', { name: 'Start recording' }).click();
+    await page.locator('.live[data-state="recording"]').waitFor();
+    return Date.now();
+  }
+
+  async function stopRecording(name: string): Promise<number> {
+    await page.getByRole('button', { name: 'Stop and save' }).click();
+    const stoppedAt = Date.now();
+    await page.getByText(`Saved "${name}"`).waitFor({ timeout: 20_000 });
+    return stoppedAt;
+  }
+
+  const listItem = (name: string) =>
+    page.locator('li.recording', { has: page.getByRole('heading', { name, exact: true }) });
+
+  test('register, sign out, wrong password and no network give clear messages, sign in', async () => {
+    await page.goto(server.url);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await screenshot(page, 'login');
+
+    await page.getByRole('button', { name: 'New here? Create an account' }).click();
+    await page.getByLabel('Name (optional)').fill('Ada Example');
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill('password');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    // The server's password policy explains itself.
+    await page.getByRole('alert').filter({ hasText: 'stronger password' }).waitFor();
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.locator('#recordings-title').waitFor();
+    await page.getByText('No recordings yet').waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You have signed out.').waitFor();
+
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.equal(await alert.textContent(), 'Wrong email or password.');
+    await screenshot(page, 'login-error');
+
+    await context.setOffline(true);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: "Can't reach the server" }).waitFor();
+    await context.setOffline(false);
+
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#recordings-title').waitFor();
+    assert.match((await page.locator('.who').textContent()) ?? '', /Ada Example/);
+    firstToken = await token();
+  });
+
+  test('records ~10 s from the microphone; the recording plays, seeks, downloads and is 16 kHz mono Opus', async () => {
+    const name = 'Standup';
+    const startedAt = await startRecording(name);
+
+    // The level meter moves and the server confirms audio while recording.
+    await page.waitForFunction(() => Number(document.querySelector('[role=meter]')?.getAttribute('aria-valuenow')) > 0);
+    await page.waitForFunction(() => /up to 0:0[1-9]/.test(document.querySelector('.saved')?.textContent ?? ''), null, {
+      timeout: 8000,
+    });
+    await page.waitForTimeout(Math.max(0, startedAt + 5000 - Date.now()));
+    await screenshot(page, 'recording');
+    await page.waitForTimeout(Math.max(0, startedAt + 10_000 - Date.now()));
+    const stoppedAt = await stopRecording(name);
+    const wall = (stoppedAt - startedAt) / 1000;
+
+    const item = listItem(name);
+    await item.locator('.status-ready').waitFor({ timeout: 20_000 });
+
+    const recording = await recordingNamed(name);
+    assert.equal(recording.status, 'ready');
+    assert.equal(recording.source, 'live');
+    assert.equal(recording.codec, 'opus');
+    assert.equal(recording.sample_rate, 16000);
+    assert.equal(recording.channels, 1);
+    assert.ok(Math.abs(recording.duration_sec - wall) < 0.6, `duration ${recording.duration_sec} s ≈ wall ${wall} s`);
+
+    // Play: the element loads the audio through the token-in-URL route and the clock advances.
+    const ranges: number[] = [];
+    page.on('response', (response) => {
+      if (response.url().includes(`/api/recordings/${recording.id}/audio`)) ranges.push(response.status());
+    });
+    await item.getByRole('button', { name: `Play ${name}` }).click();
+    const audio = item.locator('audio');
+    await audio.waitFor();
+    await page.waitForFunction(
+      (el) => el instanceof HTMLAudioElement && el.readyState >= 2 && el.currentTime > 0.5,
+      await audio.elementHandle(),
+      { timeout: 10_000 },
+    );
+    // Seek forward: the browser asks for a byte range, the server answers 206.
+    const seeked = await audio.evaluate(
+      (el: HTMLAudioElement) =>
+        new Promise<number>((resolve) => {
+          el.addEventListener('seeked', () => resolve(el.currentTime), { once: true });
+          el.currentTime = 7;
+        }),
+    );
+    assert.ok(Math.abs(seeked - 7) < 0.5, `seeked to ${seeked}`);
+    await page.waitForFunction(
+      (el) => el instanceof HTMLAudioElement && el.currentTime > 7.2,
+      await audio.elementHandle(),
+    );
+    assert.ok(ranges.includes(206), `a Range request was answered with 206 (got ${ranges.join(', ')})`);
+    assert.ok(Math.abs((await audio.evaluate((el: HTMLAudioElement) => el.duration)) - wall) < 0.8);
+    await screenshot(page, 'recordings');
+
+    // Download: the file is an Ogg/Opus, mono, ~10 s, encoded from 16 kHz.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      item.getByRole('link', { name: `Download ${name}` }).click(),
+    ]);
+    const file = path.join(tmpdir(), `earshot-e2e-${process.pid}.ogg`);
+    await download.saveAs(file);
+    try {
+      const probe = JSON.parse(
+        execFileSync(
+          'ffprobe',
+          [
+            '-v',
+            'error',
+            '-show_entries',
+            'stream=codec_name,channels:format=duration,format_name',
+            '-of',
+            'json',
+            file,
+          ],
+          {
+            encoding: 'utf8',
+          },
+        ),
+      );
+      assert.equal(probe.format.format_name, 'ogg');
+      assert.equal(probe.streams[0].codec_name, 'opus');
+      assert.equal(probe.streams[0].channels, 1);
+      assert.ok(Math.abs(Number(probe.format.duration) - wall) < 0.6, `ffprobe duration ${probe.format.duration}`);
+      // ffprobe reports Opus at its 48 kHz decode rate; the OpusHead header records the input rate.
+      const bytes = await readFile(file);
+      const head = bytes.indexOf('OpusHead');
+      assert.ok(head >= 0, 'the file has an OpusHead');
+      assert.equal(bytes.readUInt32LE(head + 12), 16000);
+    } finally {
+      await rm(file, { force: true });
+    }
+  });
+
+  test('uploads a file with a progress bar and it becomes ready', async () => {
+    // Slow the upload down so the progress bar can be seen (and photographed).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 12 * 1024,
+    });
+    const name = 'Uploaded speech';
+    await page.getByLabel('Audio or video file').setInputFiles(path.join(FIXTURES, 'speech.mp3'));
+    await page.getByLabel('Name (optional)').nth(1).fill(name);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page.waitForFunction(() =>
+      /Uploading .* [1-9]\d?%/.test(document.querySelector('.progress-label')?.textContent ?? ''),
+    );
+    await screenshot(page, 'upload');
+    await page.getByText(`"${name}" is uploaded and ready.`).waitFor({ timeout: 30_000 });
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    await cdp.detach();
+
+    const item = listItem(name);
+    await item.locator('.status-ready').waitFor();
+    assert.match((await item.locator('.meta').first().textContent()) ?? '', /0:05/);
+    const recording = await recordingNamed(name);
+    assert.equal(recording.source, 'upload');
+    assert.ok(Math.abs(recording.duration_sec - 5) < 0.2);
+  });
+
+  test('a network drop in the middle of a recording resumes without a gap', async () => {
+    const name = 'Through a network drop';
+    const startedAt = await startRecording(name);
+    await page.waitForTimeout(4000);
+
+    // Drop: the browser goes offline and the server loses its end of the socket.
+    await context.setOffline(true);
+    for (const client of (server.app as any).websocketServer.clients) client.terminate();
+    await page.locator('.live[data-state="reconnecting"]').waitFor({ timeout: 5000 });
+    assert.match((await page.locator('.live-status').textContent()) ?? '', /reconnecting/i);
+    await page.waitForTimeout(3000);
+    await context.setOffline(false);
+    await page.locator('.live[data-state="recording"]').waitFor({ timeout: 15_000 });
+
+    await page.waitForTimeout(Math.max(0, startedAt + 12_000 - Date.now()));
+    const stoppedAt = await stopRecording(name);
+    const wall = (stoppedAt - startedAt) / 1000;
+    await listItem(name).locator('.status-ready').waitFor({ timeout: 20_000 });
+    const recording = await recordingNamed(name);
+    const tolerance = Math.max(0.4, wall * 0.03);
+    assert.ok(
+      Math.abs(recording.duration_sec - wall) < tolerance,
+      `duration ${recording.duration_sec} s ≈ wall ${wall} s (±${tolerance.toFixed(2)} s); ${JSON.stringify(recording)}`,
+    );
+  });
+
+  test('records the microphone and a shared tab mixed together', async () => {
+    const name = 'Mic and tab';
+    await page.getByRole('checkbox', { name: /meeting tab or screen/ }).check();
+    const startedAt = await startRecording(name);
+    await page.waitForTimeout(4000);
+    const stoppedAt = await stopRecording(name);
+    await listItem(name).locator('.status-ready').waitFor({ timeout: 20_000 });
+    const recording = await recordingNamed(name);
+    const wall = (stoppedAt - startedAt) / 1000;
+    assert.ok(Math.abs(recording.duration_sec - wall) < 0.6, `duration ${recording.duration_sec} s ≈ wall ${wall} s`);
+    assert.equal(recording.channels, 1);
+    // The form is back to its defaults for the next recording.
+    assert.equal(await page.getByRole('checkbox', { name: /meeting tab or screen/ }).isChecked(), false);
+  });
+
+  test('if the server ends the session for good, the audio can still be downloaded from the page', async () => {
+    await startRecording('Taken over');
+    await page.waitForTimeout(2500);
+    // A final close code (4409: resumed elsewhere) means the client must not reconnect.
+    for (const client of (server.app as any).websocketServer.clients) client.close(4409, 'taken over');
+    await page.getByRole('alert').filter({ hasText: 'continued from another window' }).waitFor();
+    const link = page.getByRole('link', { name: /download the full recording/ });
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    assert.match(download.suggestedFilename(), /^earshot-recording-.*\.webm$/);
+    const file = path.join(tmpdir(), `earshot-e2e-rescue-${process.pid}.webm`);
+    await download.saveAs(file);
+    try {
+      const probe = JSON.parse(
+        execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', file], {
+          encoding: 'utf8',
+        }),
+      );
+      assert.equal(probe.streams[0].codec_name, 'opus');
+    } finally {
+      await rm(file, { force: true });
+    }
+    assert.equal(await page.locator('.live').isHidden(), true);
+  });
+
+  test('rename and delete (with confirmation) from the list', async () => {
+    const id = await listItem('Uploaded speech').getAttribute('data-id');
+    const row = page.locator(`li.recording[data-id="${id}"]`);
+    await row.getByRole('button', { name: 'Rename Uploaded speech' }).click();
+    const input = row.getByRole('textbox', { name: 'New name' });
+    await input.fill('Renamed speech');
+    await input.press('Enter');
+    await row.getByRole('heading', { name: 'Renamed speech' }).waitFor();
+    assert.equal((await recordingNamed('Renamed speech')).id, id);
+
+    await row.getByRole('button', { name: 'Delete Renamed speech' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete recording?' });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await row.count(), 1, 'cancel keeps it');
+    await row.getByRole('button', { name: 'Delete Renamed speech' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('Deleted "Renamed speech".').waitFor();
+    assert.equal(await row.count(), 0);
+    const gone = await api(server, 'GET', `/api/recordings/${id}`, { token: await token() });
+    assert.equal(gone.status, 404);
+  });
+
+  test('a blocked microphone gets a message that says what to do', async () => {
+    const blocked = await browser.newContext({ viewport: VIEWPORT });
+    try {
+      await blocked.addInitScript(() => {
+        navigator.mediaDevices.getUserMedia = () =>
+          Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+      });
+      const other = await blocked.newPage();
+      await other.goto(server.url);
+      await other.getByLabel('E-mail').fill(email);
+      await other.getByLabel('Password').fill(password);
+      await other.getByRole('button', { name: 'Sign in' }).click();
+      await other.getByRole('button', { name: 'Start recording' }).click();
+      await other.getByRole('alert').filter({ hasText: 'Microphone access was blocked' }).waitFor();
+      assert.equal(await other.locator('.live').isHidden(), true);
+    } finally {
+      await blocked.close();
+    }
+  });
+
+  test('creates an organisation, adds and removes a member', async () => {
+    const colleague = await registerUser(server);
+    await page.getByRole('link', { name: 'Organisations' }).click();
+    await page.getByLabel('Organisation name').fill('Acme Research');
+    await page.getByRole('button', { name: 'Create organisation' }).click();
+    await page.getByText('Created "Acme Research"').waitFor();
+    // The new organisation is now the one worked in, and I am its owner.
+    assert.match((await page.locator('#org-select option:checked').textContent()) ?? '', /Acme Research/);
+    await page.getByRole('heading', { name: 'Members of Acme Research' }).waitFor();
+    await page.locator('.member', { hasText: email }).getByText('Owner').waitFor();
+
+    await page.getByLabel('E-mail of an existing account').fill('nobody-here@example.com');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('alert').filter({ hasText: 'nobody-here@example.com' }).waitFor();
+
+    await page.getByLabel('E-mail of an existing account').fill(colleague.email);
+    await page.getByLabel('Role').selectOption('admin');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    const row = page.locator('.member', { hasText: colleague.email });
+    await row.getByText('Admin').waitFor();
+    await screenshot(page, 'organisation');
+
+    await row.getByRole('button', { name: `Remove ${colleague.email}` }).click();
+    await page.getByRole('dialog', { name: 'Remove member?' }).getByRole('button', { name: 'Remove' }).click();
+    await row.waitFor({ state: 'detached' });
+
+    // The recordings of the new organisation are its own; switch back to the personal one.
+    await page.getByRole('link', { name: 'Recordings' }).click();
+    await page.getByText('No recordings yet').waitFor();
+    const personal = await page.locator('#org-select option', { hasText: '(personal)' }).getAttribute('value');
+    await page.locator('#org-select').selectOption(personal!);
+    await listItem('Standup').waitFor();
+  });
+
+  test('keeps the session alive: tokens are refreshed before expiry and after a 401', async () => {
+    // The suite's access tokens live 30 s; by now the page has refreshed at least once, quietly.
+    await page.waitForFunction(
+      (first) => JSON.parse(localStorage.getItem('earshot.session') ?? '{}').access_token !== first,
+      firstToken,
+      { timeout: 30_000 },
+    );
+    // Another tab (same storage) leaves a token the server rejects: the next request gets a 401,
+    // refreshes once and succeeds, without the person noticing.
+    const other = await context.newPage();
+    await other.goto(`${server.url}/#/org`);
+    await other.evaluate(() => {
+      const session = JSON.parse(localStorage.getItem('earshot.session')!);
+      localStorage.setItem('earshot.session', JSON.stringify({ ...session, access_token: 'not-a-valid-token' }));
+    });
+    await other.close();
+    const statuses: number[] = [];
+    page.on('response', (response) => {
+      if (response.url().includes('/api/recordings?')) statuses.push(response.status());
+    });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.waitForFunction(
+      () => JSON.parse(localStorage.getItem('earshot.session')!).access_token !== 'not-a-valid-token',
+    );
+    await page.waitForFunction(() => document.querySelector('.recordings')?.getAttribute('aria-busy') === 'false');
+    assert.deepEqual(statuses, [401, 200]);
+    assert.equal(await page.locator('.recordings-card [role=alert]').count(), 0);
+    await listItem('Standup').waitFor();
+  });
+
+  test('is usable on a phone-sized screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    await page.locator('#recordings-title').waitFor();
+    await listItem('Standup').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no sideways scrolling (overflow ${overflow}px)`);
+    await screenshot(page, 'phone', { fullPage: true });
+    await page.setViewportSize(VIEWPORT);
+  });
+});

@@ -1,0 +1,403 @@
+/**
+ * Record panel: choose the sources (microphone, a tab's/screen's audio, or both mixed), then
+ * MediaRecorder encodes the mix (WebM/Opus where available) and the live client streams it over
+ * /api/ws/record. The panel shows a level meter, the elapsed time and how much the server has
+ * confirmed ("saved up to"); after a network drop the live client reconnects and resends what was
+ * not acknowledged, so nothing is lost as long as the page stays open. Stop saves the recording.
+ */
+import { type ApiClient, ApiError, type Recording } from './api.ts';
+import {
+  type Capture,
+  CaptureError,
+  displayCaptureSupported,
+  openCapture,
+  pickMimeType,
+  recordingUnsupportedReason,
+} from './capture.ts';
+import { field, formatBytes, formatDuration, h, notice } from './dom.ts';
+import { type LiveLink, openLiveLink } from './live-link.ts';
+
+export interface RecorderPanel {
+  element: HTMLElement;
+  /** True from "Start" until the recording is saved or has failed. */
+  readonly busy: boolean;
+  /** Stops and saves a recording in progress (no-op when idle). */
+  stop(): Promise<void>;
+  onBusyChange: (busy: boolean) => void;
+}
+
+type State = 'idle' | 'starting' | 'recording' | 'reconnecting' | 'stopping';
+
+/** MediaRecorder hands over a chunk this often: the most audio a crash of the page can lose. */
+const TIMESLICE_MS = 500;
+const AUDIO_BITS_PER_SECOND = 32_000;
+
+export function recorderPanel(
+  api: ApiClient,
+  currentOrg: () => string | null,
+  onChanged: (recording: Recording) => void,
+): RecorderPanel {
+  const unsupported = recordingUnsupportedReason();
+  const name = h('input', {
+    type: 'text',
+    name: 'recording-name',
+    maxLength: 200,
+    autocomplete: 'off',
+    placeholder: 'Weekly sync',
+  });
+  const link = h('input', {
+    type: 'url',
+    name: 'meeting-link',
+    maxLength: 2048,
+    autocomplete: 'off',
+    placeholder: 'https://meet.example.com/abc',
+  });
+  const useMic = h('input', { type: 'checkbox', name: 'source-mic', checked: true });
+  const useDisplay = h('input', { type: 'checkbox', name: 'source-display', disabled: !displayCaptureSupported() });
+  const start = h('button', { type: 'submit', class: 'button record' }, 'Start recording');
+  const message = notice();
+
+  const sources = h(
+    'fieldset',
+    null,
+    h('legend', null, 'Record from'),
+    h('label', { class: 'check' }, useMic, 'Microphone'),
+    h(
+      'label',
+      { class: 'check' },
+      useDisplay,
+      displayCaptureSupported()
+        ? 'A meeting tab or screen (its audio)'
+        : 'A tab or screen (not supported in this browser)',
+    ),
+  );
+  const setup = h(
+    'form',
+    { class: 'stack', 'aria-label': 'New recording' },
+    field('Name (optional)', name),
+    field('Meeting link (optional)', link),
+    sources,
+    h('div', { class: 'actions' }, start),
+  );
+
+  // --- the live view ---
+  const statusText = h('span', null, 'Recording');
+  const title = h('div', { class: 'live-title' });
+  const clock = h('div', { class: 'clock', role: 'timer', 'aria-label': 'Elapsed time' }, '0:00');
+  const saved = h('div', { class: 'saved', 'aria-live': 'off' }, 'Saved up to 0:00');
+  const meterFill = h('div', { class: 'meter-fill' });
+  const meter = h(
+    'div',
+    {
+      class: 'meter',
+      role: 'meter',
+      'aria-label': 'Input level',
+      'aria-valuemin': '0',
+      'aria-valuemax': '100',
+      'aria-valuenow': '0',
+    },
+    meterFill,
+  );
+  const stopButton = h('button', { type: 'button', class: 'button primary' }, 'Stop and save');
+  const live = h(
+    'div',
+    { class: 'live', hidden: true, dataset: { state: 'recording' } },
+    h('div', { class: 'live-status', role: 'status' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), statusText),
+    title,
+    clock,
+    meter,
+    saved,
+    h('div', { class: 'actions' }, stopButton),
+  );
+
+  const rescue = h('p', { class: 'rescue', hidden: true });
+  const element = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'record-title' },
+    h('h2', { id: 'record-title' }, 'Record'),
+    unsupported ? null : setup,
+    live,
+    message.element,
+    rescue,
+  );
+
+  /** After a failure: offer the audio recorded in this page as a file, to upload later. */
+  const offerLocalCopy = () => {
+    const bytes = localCopy.reduce((sum, blob) => sum + blob.size, 0);
+    if (!bytes) return;
+    const type = localType.split(';')[0] ?? 'audio/webm';
+    const extension = type.includes('ogg') ? 'ogg' : type.includes('mp4') ? 'm4a' : 'webm';
+    if (rescueUrl) URL.revokeObjectURL(rescueUrl);
+    rescueUrl = URL.createObjectURL(new Blob(localCopy, { type }));
+    const stamp = new Date().toISOString().slice(0, 16).replace(':', '-');
+    rescue.replaceChildren(
+      'Nothing is lost: ',
+      h(
+        'a',
+        { href: rescueUrl, download: `earshot-recording-${stamp}.${extension}` },
+        `download the full recording (${formatBytes(bytes)})`,
+      ),
+      ' and upload it when the server is reachable again.',
+    );
+    rescue.hidden = false;
+  };
+  if (unsupported) message.show(unsupported);
+
+  // --- session state ---
+  let state: State = 'idle';
+  let capture: Capture | null = null;
+  let recorder: MediaRecorder | null = null;
+  let link_: LiveLink | null = null;
+  let startedAt = 0;
+  let tick: ReturnType<typeof setInterval> | undefined;
+  let frame = 0;
+  let sentBytes = 0;
+  let ackedBytes = 0;
+  /** End byte offset and recording time of each chunk handed to the live client, oldest first. */
+  let timeline: { end: number; seconds: number }[] = [];
+  /** Everything recorded, kept in the page so a session the server lost can still be saved locally. */
+  let localCopy: Blob[] = [];
+  let localType = '';
+  let rescueUrl = '';
+  let stopping: Promise<void> | null = null;
+
+  /** Read through a function: TypeScript would otherwise keep its narrowing across awaits. */
+  const currentState = (): State => state;
+  const setState = (next: State) => {
+    const wasBusy = state !== 'idle';
+    state = next;
+    live.dataset.state = next;
+    live.hidden = next === 'idle';
+    setup.hidden = next !== 'idle';
+    stopButton.disabled = next === 'stopping' || next === 'starting';
+    statusText.textContent = {
+      idle: '',
+      starting: 'Starting…',
+      recording: 'Recording',
+      reconnecting: 'Connection lost — reconnecting; audio is kept and will be sent',
+      stopping: 'Saving…',
+    }[next];
+    if (wasBusy !== (next !== 'idle')) panel.onBusyChange(next !== 'idle');
+  };
+
+  const savedSeconds = () => {
+    let seconds = 0;
+    for (const entry of timeline) {
+      if (entry.end <= ackedBytes) seconds = entry.seconds;
+      else break;
+    }
+    return seconds;
+  };
+
+  const render = () => {
+    const elapsed = startedAt ? (performance.now() - startedAt) / 1000 : 0;
+    clock.textContent = formatDuration(elapsed);
+    saved.textContent = `Saved on the server up to ${formatDuration(savedSeconds())} (${formatBytes(ackedBytes)})`;
+  };
+
+  const drawMeter = () => {
+    if (!capture) return;
+    const level = capture.level();
+    meterFill.style.transform = `scaleX(${level.toFixed(3)})`;
+    meter.setAttribute('aria-valuenow', String(Math.round(level * 100)));
+    frame = requestAnimationFrame(drawMeter);
+  };
+
+  const cleanup = () => {
+    clearInterval(tick);
+    cancelAnimationFrame(frame);
+    capture?.close();
+    capture = null;
+    recorder = null;
+    link_ = null;
+    startedAt = 0;
+    meterFill.style.transform = 'scaleX(0)';
+  };
+
+  /** A failure that ends the session: stop capturing, say what happened. */
+  const fail = (text: string) => {
+    if (recorder && recorder.state !== 'inactive') {
+      recorder.ondataavailable = null;
+      recorder.stop();
+    }
+    const recordingId = link_?.recordingId;
+    link_?.abort();
+    cleanup();
+    setState('idle');
+    message.show(text);
+    offerLocalCopy();
+    // Whatever reached the server is kept: let the list show its state.
+    if (recordingId) setTimeout(() => api.recording(recordingId).then(onChanged, () => {}), 1000);
+  };
+
+  setup.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (state !== 'idle') return;
+    message.clear();
+    const mimeType = pickMimeType();
+    if (!mimeType) {
+      message.show(recordingUnsupportedReason() ?? "This browser can't record audio.");
+      return;
+    }
+    if (link.value && !link.validity.valid) {
+      message.show('The meeting link must be a web address starting with https:// (or leave it empty).');
+      link.focus();
+      return;
+    }
+    setState('starting');
+    title.textContent = name.value.trim() || 'Untitled recording';
+    try {
+      capture = await openCapture({ microphone: useMic.checked, display: useDisplay.checked });
+    } catch (error) {
+      cleanup();
+      setState('idle');
+      message.show(error instanceof CaptureError ? error.message : `Could not start recording: ${String(error)}`);
+      return;
+    }
+    if (currentState() !== 'starting') {
+      // Stopped (or signed out) while the browser was asking for permission.
+      cleanup();
+      return;
+    }
+    capture.onSourceEnded = (kind, remaining) => {
+      if (remaining === 0) {
+        message.show(
+          kind === 'display'
+            ? 'Sharing stopped, so the recording was stopped and saved.'
+            : 'The microphone stopped, so the recording was stopped and saved.',
+          'info',
+        );
+        void panel.stop();
+      } else {
+        message.show(
+          kind === 'display'
+            ? 'Sharing stopped; still recording the microphone.'
+            : 'The microphone stopped; still recording the shared audio.',
+          'info',
+        );
+      }
+    };
+
+    sentBytes = 0;
+    ackedBytes = 0;
+    timeline = [];
+    localCopy = [];
+    localType = mimeType;
+    try {
+      link_ = await openLiveLink(api, {
+        name: name.value.trim(),
+        meetingLink: link.value.trim() || null,
+        orgId: currentOrg(),
+        onAck(bytes) {
+          ackedBytes = Math.max(ackedBytes, bytes);
+          render();
+        },
+        onReconnecting() {
+          if (state === 'recording') setState('reconnecting');
+        },
+        onReconnected() {
+          if (state === 'reconnecting') setState('recording');
+        },
+        onFatal(text) {
+          fail(text);
+        },
+      });
+    } catch (error) {
+      cleanup();
+      setState('idle');
+      message.show(error instanceof ApiError || error instanceof Error ? error.message : String(error));
+      return;
+    }
+
+    if (currentState() !== 'starting') {
+      link_.abort();
+      cleanup();
+      return;
+    }
+    try {
+      recorder = new MediaRecorder(capture.stream, { mimeType, audioBitsPerSecond: AUDIO_BITS_PER_SECOND });
+    } catch (error) {
+      link_.abort();
+      cleanup();
+      setState('idle');
+      message.show(`This browser refused to record (${error instanceof Error ? error.message : String(error)}).`);
+      return;
+    }
+    recorder.ondataavailable = (event) => {
+      if (!event.data.size || !link_) return;
+      sentBytes += event.data.size;
+      localCopy.push(event.data);
+      timeline.push({ end: sentBytes, seconds: (performance.now() - startedAt) / 1000 });
+      link_.send(event.data);
+    };
+    recorder.onerror = () => fail('The browser stopped recording unexpectedly. What was sent so far is saved.');
+    recorder.start(TIMESLICE_MS);
+    // Show it in the list straight away, as "Recording".
+    api.recording(link_.recordingId).then(onChanged, () => {});
+    startedAt = performance.now();
+    setState('recording');
+    stopButton.focus();
+    tick = setInterval(render, 250);
+    render();
+    drawMeter();
+  });
+
+  stopButton.addEventListener('click', () => void panel.stop());
+
+  const panel: RecorderPanel = {
+    element,
+    get busy() {
+      return state !== 'idle';
+    },
+    onBusyChange: () => {},
+    stop() {
+      if (state === 'idle') return Promise.resolve();
+      stopping ??= (async () => {
+        const currentLink = link_;
+        const currentRecorder = recorder;
+        setState('stopping');
+        // The recorder's last chunk arrives in a dataavailable event right before `stop`.
+        if (currentRecorder && currentRecorder.state !== 'inactive') {
+          await new Promise<void>((resolve) => {
+            currentRecorder.addEventListener('stop', () => resolve(), { once: true });
+            currentRecorder.stop();
+          });
+        }
+        clearInterval(tick);
+        render();
+        if (!currentLink) {
+          cleanup();
+          setState('idle');
+          return;
+        }
+        try {
+          const result = await currentLink.stop();
+          ackedBytes = Math.max(ackedBytes, result.bytes);
+          cleanup();
+          setState('idle');
+          message.show(
+            `Saved "${name.value.trim() || 'the recording'}"${result.duration ? ` (${formatDuration(result.duration)})` : ''}.`,
+            'success',
+          );
+          setup.reset();
+          useMic.checked = true;
+          start.focus();
+          try {
+            onChanged(await api.recording(result.recordingId));
+          } catch {
+            // the list catches up on its next refresh
+          }
+        } catch (error) {
+          cleanup();
+          setState('idle');
+          message.show(error instanceof Error ? error.message : String(error));
+          offerLocalCopy();
+        }
+      })().finally(() => {
+        stopping = null;
+      });
+      return stopping;
+    },
+  };
+  return panel;
+}
