@@ -34,6 +34,8 @@ export interface Config {
     uploadBytes: number;
     streamChunkBytes: number;
     maxDurationSec: number;
+    /** A chunked stream with no new chunk for this long is finished with what it has. */
+    streamIdleFinishSec: number;
   };
   /** processingWaitMs: how long an upload or a stream's last chunk waits for processing before answering 202. */
   media: { workers: number; jobTimeoutMs: number; processingWaitMs: number };
@@ -146,6 +148,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       uploadBytes: int(env, 'MAX_UPLOAD_BYTES', 1024 * 1024 * 1024, 1024),
       streamChunkBytes: int(env, 'MAX_STREAM_CHUNK_BYTES', 16 * 1024 * 1024, 1024),
       maxDurationSec: int(env, 'MAX_RECORDING_SECONDS', 6 * 3600, 1),
+      streamIdleFinishSec: int(env, 'STREAM_IDLE_FINISH_SECONDS', 24 * 3600, 1),
     },
     media: {
       workers: int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64),

@@ -323,6 +323,50 @@ describe('auth: password hash upgrade', () => {
   });
 });
 
+describe('auth: refresh token housekeeping', () => {
+  it('deletes expired refresh tokens at start, keeping live ones', async () => {
+    const first = await startTestServer();
+    let second: Server | undefined;
+    try {
+      const user = await registerUser(first);
+      await first.stop();
+      const handle = openDatabase(first.config.databaseUrl, first.schema ? { schema: first.schema } : {});
+      const tokenIds = () =>
+        handle.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', user.id).execute();
+      try {
+        const [live] = await tokenIds();
+        await handle.db
+          .insertInto('refresh_tokens')
+          .values({
+            id: 'expired-token',
+            family_id: 'expired-family',
+            user_id: user.id,
+            token_hash: 'x'.repeat(43),
+            expires_at: new Date(Date.now() - 1000).toISOString(),
+            created_at: new Date(Date.now() - 60_000).toISOString(),
+            used_at: null,
+            revoked_at: null,
+          })
+          .execute();
+        assert.equal((await tokenIds()).length, 2);
+        second = await startTestServer({
+          reuse: { dataDir: first.dataDir, ...(first.schema ? { schema: first.schema } : {}) },
+        });
+        assert.deepEqual(await tokenIds(), [live]);
+        const refreshed = await api(second, 'POST', '/api/auth/refresh', {
+          json: { refresh_token: user.refreshToken },
+        });
+        assert.equal(refreshed.status, 200);
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await second?.stop();
+      await first.close();
+    }
+  });
+});
+
 describe('auth: rate limits and overload', () => {
   it('limits attempts per address with 429 and Retry-After', async () => {
     const server = await startTestServer({ env: { AUTH_RATE_LIMIT_PER_IP: '3' } });

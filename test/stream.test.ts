@@ -231,3 +231,41 @@ describe('chunked stream', () => {
     assert.deepEqual(stored, ogg.subarray(0, 4000));
   });
 });
+
+describe('abandoned chunked stream', () => {
+  it('is finished with what it received once idle for STREAM_IDLE_FINISH_SECONDS', async () => {
+    const server = await startTestServer({ env: { STREAM_IDLE_FINISH_SECONDS: '1' } });
+    try {
+      const user = await registerUser(server);
+      const ogg = await readFile(path.join(FIXTURES, 'speech.ogg'));
+      // 60% of the file: the cut falls inside a page, as when a client dies mid-upload.
+      const part = ogg.subarray(0, Math.floor(ogg.length * 0.6));
+      const first = await api(server, 'POST', '/api/recordings/stream', {
+        token: user.token,
+        body: part,
+        headers: { 'content-type': 'audio/ogg' },
+      });
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      let recording: any;
+      for (let i = 0; i < 60; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        recording = (await api(server, 'GET', `/api/recordings/${first.body.recording_id}`, { token: user.token }))
+          .body;
+        if (recording.status !== 'receiving' && recording.status !== 'processing') break;
+      }
+      assert.equal(recording.status, 'ready', JSON.stringify(recording));
+      assert.equal(recording.codec, 'opus');
+      assert.ok(recording.duration_sec > SOURCE_SECONDS * 0.4 && recording.duration_sec < SOURCE_SECONDS * 0.75);
+      // Nothing more can be appended to a finished stream.
+      const late = await api(
+        server,
+        'POST',
+        `/api/recordings/stream?recording_id=${first.body.recording_id}&offset=${part.length}`,
+        { token: user.token, body: ogg.subarray(part.length), headers: { 'content-type': 'audio/ogg' } },
+      );
+      assert.equal(late.status, 409);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -24,6 +24,8 @@ export interface AuthService {
   /** Revokes the family of the given refresh token; unknown tokens are ignored (RFC 7009 §2.2). */
   logout(refreshToken: string): Promise<void>;
   me(userId: string): Promise<PublicUser & { orgs: OrgWithRole[] }>;
+  /** Housekeeping: deletes refresh tokens past their expiry; returns how many. */
+  purgeExpiredRefreshTokens(): Promise<number>;
 }
 
 export interface AuthServiceDeps {
@@ -143,6 +145,8 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       const stored = await refreshTokens.findByHash(digest(refreshToken));
       if (stored) await refreshTokens.revokeFamily(stored.family_id);
     },
+
+    purgeExpiredRefreshTokens: () => refreshTokens.deleteExpired(new Date().toISOString()),
 
     async me(userId) {
       const user = await users.findById(userId);

@@ -12,6 +12,8 @@ export interface RefreshTokensRepo {
    */
   markUsed(id: string): Promise<boolean>;
   revokeFamily(familyId: string): Promise<void>;
+  /** Deletes tokens that expired before `before`; an expired token is refused whatever its row says. */
+  deleteExpired(before: string): Promise<number>;
 }
 
 export function createRefreshTokensRepo(db: Db): RefreshTokensRepo {
@@ -53,6 +55,11 @@ export function createRefreshTokensRepo(db: Db): RefreshTokensRepo {
         .where('family_id', '=', familyId)
         .where('revoked_at', 'is', null)
         .execute();
+    },
+
+    async deleteExpired(before) {
+      const result = await db.deleteFrom('refresh_tokens').where('expires_at', '<', before).executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }

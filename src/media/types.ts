@@ -39,10 +39,11 @@ export interface MediaEngine {
   close(): Promise<void>;
 }
 
+/** The part of pino's logger the engine uses. */
 export interface MediaLogger {
-  info: Function;
-  warn: Function;
-  error: Function;
+  info(details: object, message?: string): void;
+  warn(details: object, message?: string): void;
+  error(details: object, message?: string): void;
 }
 
 export interface MediaEngineOptions {

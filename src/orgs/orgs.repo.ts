@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { isUniqueViolation } from '../db/index.ts';
 import type { Db, DbDialect } from '../db/index.ts';
-import { nowIso } from '../db/index.ts';
+import { isUniqueViolation, nowIso } from '../db/index.ts';
 import type { OrgRole } from '../db/schema.ts';
 
 export interface OrgWithRole {

@@ -286,6 +286,31 @@ export function createStreamService(deps: StreamDeps) {
       return recording.status === 'processing' ? settle(recording) : recording;
     },
 
+    /**
+     * Finishes streams nobody has appended to for `idleMs`, with everything received, so an abandoned
+     * stream still becomes a recording (and its spool space is released). Returns how many it finished.
+     */
+    async finishIdle(idleMs: number): Promise<number> {
+      const cutoff = new Date(Date.now() - idleMs).toISOString();
+      const idle = (await repo.byStatus(['receiving'], 'stream')).filter((r) => r.updated_at < cutoff);
+      for (const stale of idle) {
+        await locks.run(stale.id, async () => {
+          const current = await repo.get(stale.id);
+          const format = current && formatOf(current);
+          if (!current || !format || current.status !== 'receiving' || current.updated_at >= cutoff) return;
+          oggStates.delete(current.id);
+          if (current.received_bytes === 0) {
+            await recordings.fail(current.id, 'the stream was abandoned before any audio arrived');
+            return;
+          }
+          // A last Ogg page cut short by the client is dropped by the decoder; everything before it is kept.
+          await repo.update(current.id, { status: 'processing', progress: 0 });
+          recordings.startProcessing(current.id, spool.pathFor(current.id, STREAM_FILES[format])).catch(() => {});
+        });
+      }
+      return idle.length;
+    },
+
     forget(recordingId: string): void {
       oggStates.delete(recordingId);
     },
