@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import type { TokenService } from '../auth/tokens.ts';
+import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
 import { ErrorJson, IdParams, StreamQuery, StreamResponse, toRecordingJson } from './recordings.schemas.ts';
@@ -44,6 +45,19 @@ function headerInt(value: string | string[] | undefined, name: string): number |
 }
 
 const oneHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
+/** The stream's state after a call: 202 while processing, else 200 (or `status`, e.g. 201 on create). */
+function sendStreamState(reply: FastifyReply, recording: Recording, status?: number) {
+  return reply
+    .status(status ?? (recording.status === 'processing' ? 202 : 200))
+    .header('upload-offset', String(recording.received_bytes))
+    .send({
+      recording_id: recording.id,
+      offset: recording.received_bytes,
+      status: recording.status,
+      recording: toRecordingJson(recording),
+    });
+}
 
 function withOffsetHeader(reply: FastifyReply, error: unknown): never {
   if (isAppError(error) && typeof error.details?.offset === 'number') {
@@ -116,18 +130,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           final: query.final === true,
           chunk,
         });
-        const recording = result.recording;
-        const status = result.created ? 201 : recording.status === 'processing' ? 202 : 200;
-        return reply
-          .status(status)
-          .header('upload-offset', String(recording.received_bytes))
-          .header('location', `/api/recordings/${recording.id}`)
-          .send({
-            recording_id: recording.id,
-            offset: recording.received_bytes,
-            status: recording.status,
-            recording: toRecordingJson(recording),
-          });
+        reply.header('location', `/api/recordings/${result.recording.id}`);
+        return sendStreamState(reply, result.recording, result.created ? 201 : undefined);
       } catch (error) {
         return withOffsetHeader(reply, error);
       }
@@ -159,16 +163,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
     },
     async (request, reply) => {
       try {
-        const recording = await streams.finish(request.user.id, request.params.id);
-        return reply
-          .status(recording.status === 'processing' ? 202 : 200)
-          .header('upload-offset', String(recording.received_bytes))
-          .send({
-            recording_id: recording.id,
-            offset: recording.received_bytes,
-            status: recording.status,
-            recording: toRecordingJson(recording),
-          });
+        return sendStreamState(reply, await streams.finish(request.user.id, request.params.id));
       } catch (error) {
         return withOffsetHeader(reply, error);
       }
