@@ -1,6 +1,7 @@
 /**
- * The reference client (web/src/live-client.ts) over Node's standard WebSocket: a plain recording, and
- * automatic resume through a TCP proxy whose connections are cut mid-stream.
+ * The reference client (web/src/live-client.ts) over Node's standard WebSocket: a plain recording,
+ * automatic resume through a TCP proxy whose connections are cut mid-stream, reconnectNow(), and the
+ * `ended` event's reasons (stopped, refused, aborted, limit, shutdown) with send() after the end.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -8,14 +9,35 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type LiveClientEvent, LiveRecordingClient } from '../web/src/live-client.ts';
+import {
+  type LiveClientEvent,
+  type LiveClientOptions,
+  LiveRecordingClient,
+  LiveRecordingError,
+} from '../web/src/live-client.ts';
 import { registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
-import { FIXTURES, longFixture, probeAudio, waitForRecording } from './live-helpers.ts';
+import { FIXTURES, longFixture, openSocket, probeAudio, waitForRecording } from './live-helpers.ts';
 
-/** Forwards TCP to the server; cut() drops every connection without a close frame. */
-async function tcpProxy(target: URL): Promise<{ server: Server; url: string; cut(): void }> {
+interface Proxy {
+  server: Server;
+  url: string;
+  /** Drops every connection without a close frame. */
+  cut(): void;
+  /** While true, new connections are dropped at once (the server looks unreachable). */
+  refuse: boolean;
+  /** Connections accepted so far. */
+  connections: number;
+}
+
+/** Forwards TCP to the server. */
+async function tcpProxy(target: URL): Promise<Proxy> {
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
+    proxy.connections += 1;
+    if (proxy.refuse) {
+      client.destroy();
+      return;
+    }
     const upstream = tcpConnect(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
     client.pipe(upstream).pipe(client);
@@ -29,15 +51,38 @@ async function tcpProxy(target: URL): Promise<{ server: Server; url: string; cut
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return {
+  const proxy: Proxy = {
     server,
     url: `ws://127.0.0.1:${port}`,
     cut() {
       for (const socket of sockets) socket.destroy();
       sockets.clear();
     },
+    refuse: false,
+    connections: 0,
   };
+  return proxy;
 }
+
+/** Resolves with the first event of this type (polling the list the client's onEvent fills). */
+async function eventOf<T extends LiveClientEvent['type']>(
+  events: LiveClientEvent[],
+  type: T,
+  predicate: (event: Extract<LiveClientEvent, { type: T }>) => boolean = () => true,
+  timeoutMs = 15_000,
+): Promise<Extract<LiveClientEvent, { type: T }>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = events.find(
+      (e): e is Extract<LiveClientEvent, { type: T }> => e.type === type && predicate(e as any),
+    );
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no ${type} event; got ${JSON.stringify(events)}`);
+    await sleep(10);
+  }
+}
+
+const webm = readFileSync(path.join(FIXTURES, 'speech.webm'));
 
 describe('live-client.ts (reference client, standard WebSocket)', () => {
   let server: TestServer;
@@ -48,8 +93,19 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
   });
   after(() => server.close());
 
+  const clientFor = (
+    overrides: Partial<LiveClientOptions> & { events: LiveClientEvent[]; name: string },
+  ): LiveRecordingClient =>
+    new LiveRecordingClient({
+      url: `${server.wsUrl}/api/ws/record`,
+      token: user.token,
+      metadata: { name: overrides.name, meeting_link: null, org_id: user.orgId },
+      onEvent: (event) => overrides.events.push(event),
+      ...overrides,
+    });
+
   it('records: start, send, stop → saved, with acks emptying its buffer', async () => {
-    const bytes = readFileSync(path.join(FIXTURES, 'speech.webm'));
+    const bytes = webm;
     const events: LiveClientEvent[] = [];
     const client = new LiveRecordingClient({
       url: `${server.wsUrl}/api/ws/record`,
@@ -68,6 +124,14 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
     assert.equal(saved.bytes, bytes.length);
     assert.ok(Math.abs((saved.duration ?? 0) - 5) < 0.1);
     assert.ok(events.some((e) => e.type === 'ack'));
+    // The end, once the server has closed: stopped by us, with the saved recording.
+    const ended = await eventOf(events, 'ended');
+    assert.deepEqual([ended.reason, ended.saved, ended.code], ['stopped', saved, 1000]);
+    assert.equal(events.filter((e) => e.type === 'ended').length, 1);
+    assert.equal(events.at(-1), ended, 'ended is the last event');
+    assert.equal(client.ended, true);
+    assert.equal(client.send(bytes), false, 'send() after the end returns false');
+    assert.equal(await client.stop(), saved, 'stop() again gives the same result');
     assert.equal((await waitForRecording(server, user, recordingId)).status, 'ready');
   });
 
@@ -111,5 +175,192 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
     } finally {
       proxy.server.close();
     }
+  });
+
+  it('reconnectNow() reconnects at once instead of waiting out the back-off', async () => {
+    const proxy = await tcpProxy(new URL(server.url));
+    const events: LiveClientEvent[] = [];
+    const client = clientFor({ name: 'reconnect now', url: `${proxy.url}/api/ws/record`, events });
+    try {
+      await client.start();
+      assert.equal(client.reconnectNow(), false, 'nothing to reconnect while connected');
+      client.send(webm.subarray(0, 8000));
+      await eventOf(events, 'ack', (e) => e.bytes === 8000);
+      // The server looks unreachable: attempts fail until the back-off reaches 2 s.
+      proxy.refuse = true;
+      proxy.cut();
+      client.send(webm.subarray(8000, 12_000)); // queued while disconnected
+      const waiting = await eventOf(events, 'reconnecting', (e) => e.delayMs >= 2000);
+      proxy.refuse = false;
+      const asked = Date.now();
+      assert.equal(client.reconnectNow(), true);
+      const resumed = await eventOf(events, 'resumed');
+      const took = Date.now() - asked;
+      assert.ok(took < waiting.delayMs / 2, `resumed ${took} ms after reconnectNow(), not after ${waiting.delayMs} ms`);
+      assert.equal(resumed.bytes, 8000);
+      client.send(webm.subarray(12_000));
+      const saved = await client.stop();
+      assert.equal(saved.bytes, webm.length, 'every byte exactly once');
+    } finally {
+      proxy.server.close();
+    }
+  });
+
+  it('a token function that fails while reconnecting (offline refresh) is retried, not fatal', async () => {
+    const proxy = await tcpProxy(new URL(server.url));
+    const events: LiveClientEvent[] = [];
+    let calls = 0;
+    const client = clientFor({
+      name: 'token retry',
+      url: `${proxy.url}/api/ws/record`,
+      events,
+      token: async () => {
+        calls += 1;
+        if (calls === 2) throw new Error('offline');
+        return user.token;
+      },
+    });
+    try {
+      await client.start();
+      client.send(webm.subarray(0, 8000));
+      await eventOf(events, 'ack', (e) => e.bytes === 8000);
+      proxy.cut();
+      const resumed = await eventOf(events, 'resumed');
+      assert.equal(resumed.bytes, 8000);
+      assert.deepEqual(
+        events.filter((e) => e.type === 'reconnecting').map((e) => (e as { code: number }).code),
+        [1006, 0],
+        'the failed token counts as one more failed attempt',
+      );
+      client.send(webm.subarray(8000));
+      assert.equal((await client.stop()).bytes, webm.length);
+    } finally {
+      proxy.server.close();
+    }
+  });
+
+  it('a token function that throws a LiveRecordingError ends the session ("refused")', async () => {
+    const events: LiveClientEvent[] = [];
+    const client = clientFor({
+      name: 'signed out',
+      events,
+      token: () => {
+        throw new LiveRecordingError('unauthenticated', 'signed out', 0);
+      },
+    });
+    await assert.rejects(client.start(), LiveRecordingError);
+    const ended = await eventOf(events, 'ended');
+    assert.deepEqual([ended.reason, ended.error], ['refused', 'unauthenticated']);
+  });
+
+  it('abort() while waiting to reconnect: no further attempt, ended "aborted", send() returns false', async () => {
+    const proxy = await tcpProxy(new URL(server.url));
+    const events: LiveClientEvent[] = [];
+    const client = clientFor({ name: 'aborted', url: `${proxy.url}/api/ws/record`, events });
+    try {
+      await client.start();
+      client.send(webm.subarray(0, 4000));
+      proxy.refuse = true;
+      proxy.cut();
+      await eventOf(events, 'reconnecting');
+      const connections = proxy.connections;
+      client.abort();
+      const ended = await eventOf(events, 'ended');
+      assert.deepEqual([ended.reason, ended.saved], ['aborted', null]);
+      assert.equal(client.send(webm), false);
+      await assert.rejects(client.stop(), LiveRecordingError);
+      await sleep(700); // the back-off (250 ms, then 500 ms) would have tried again by now
+      assert.equal(proxy.connections, connections, 'no reconnect after abort()');
+      assert.equal(client.reconnectNow(), false);
+    } finally {
+      proxy.server.close();
+    }
+  });
+
+  it('refused (taken over elsewhere, 4409): ended "refused" with the error; send() false, stop() rejects', async () => {
+    const events: LiveClientEvent[] = [];
+    const client = clientFor({ name: 'taken over', events });
+    const { recordingId } = await client.start();
+    client.send(webm.subarray(0, 6000));
+    await eventOf(events, 'ack', (e) => e.bytes === 6000);
+    // Another connection resumes the same recording: this one must stop for good.
+    const other = openSocket(server);
+    other.send({ token: user.token });
+    await other.next((m) => m.status === 'authenticated');
+    other.send({ resume: recordingId, ack: true });
+    await other.next((m) => m.status === 'recording_resumed');
+    const ended = await eventOf(events, 'ended');
+    assert.deepEqual(
+      [ended.reason, ended.error, ended.code, ended.saved],
+      ['refused', 'session_taken_over', 4409, null],
+    );
+    assert.ok(events.some((e) => e.type === 'failed' && e.error === 'session_taken_over'));
+    assert.equal(events.filter((e) => e.type === 'reconnecting').length, 0, 'no reconnect after 4409');
+    assert.equal(client.send(webm.subarray(6000)), false);
+    await assert.rejects(client.stop(), (error: unknown) => {
+      assert.ok(error instanceof LiveRecordingError);
+      assert.deepEqual([error.code, error.closeCode], ['session_taken_over', 4409]);
+      return true;
+    });
+    other.send({ action: 'stop' });
+    assert.equal((await other.next((m) => m.status === 'recording_saved')).bytes, 6000);
+  });
+
+  it('a refused start rejects start() and ends "refused"', async () => {
+    const events: LiveClientEvent[] = [];
+    const client = clientFor({ name: 'bad token', token: 'not-a-token', events });
+    await assert.rejects(client.start(), (error: unknown) => {
+      assert.ok(error instanceof LiveRecordingError);
+      assert.deepEqual([error.code, error.closeCode], ['invalid_token', 1008]);
+      return true;
+    });
+    const ended = await eventOf(events, 'ended');
+    assert.deepEqual([ended.reason, ended.error], ['refused', 'invalid_token']);
+    assert.equal(client.send(webm), false);
+  });
+});
+
+describe('live-client.ts: sessions the server ends (limit, shutdown)', () => {
+  let server: TestServer;
+  let user: TestUser;
+  const LIMIT = 12_000;
+  before(async () => {
+    server = await startTestServer({ env: { LIVE_MAX_RECORDING_BYTES: String(LIMIT) } });
+    user = await registerUser(server);
+  });
+  after(() => server.close());
+
+  const clientFor = (name: string, events: LiveClientEvent[]) =>
+    new LiveRecordingClient({
+      url: `${server.wsUrl}/api/ws/record`,
+      token: user.token,
+      metadata: { name, meeting_link: null, org_id: user.orgId },
+      onEvent: (event) => events.push(event),
+    });
+
+  it('a size limit saves the recording and ends "limit" (not "stopped", not "shutdown")', async () => {
+    const events: LiveClientEvent[] = [];
+    const client = clientFor('limit', events);
+    await client.start();
+    for (let i = 0; i < webm.length; i += 1000) assert.equal(client.send(webm.subarray(i, i + 1000)), true);
+    const ended = await eventOf(events, 'ended');
+    assert.deepEqual([ended.reason, ended.error, ended.code], ['limit', 'recording_too_large', 4413]);
+    assert.ok(ended.saved && ended.saved.bytes <= LIMIT && ended.saved.bytes > 0, JSON.stringify(ended.saved));
+    assert.equal(client.send(webm), false);
+    assert.deepEqual(await client.stop(), ended.saved, 'stop() after the end gives what was saved');
+  });
+
+  it('a server shutdown saves the recording and ends "shutdown" (close 1001), not "stopped"', async () => {
+    const events: LiveClientEvent[] = [];
+    const client = clientFor('shutdown', events);
+    await client.start();
+    client.send(webm.subarray(0, 6000));
+    await eventOf(events, 'ack', (e) => e.bytes === 6000);
+    await server.stop();
+    const ended = await eventOf(events, 'ended');
+    assert.deepEqual([ended.reason, ended.code, ended.saved?.bytes], ['shutdown', 1001, 6000]);
+    assert.ok(events.some((e) => e.type === 'saved'));
+    assert.equal(events.filter((e) => e.type === 'reconnecting').length, 0);
+    assert.equal(client.send(webm), false);
   });
 });

@@ -5,10 +5,11 @@
  * Screenshots go to test-artifacts/; with UPDATE_SCREENSHOTS=1 they are also copied to
  * docs/screenshots/ (the committed copies the docs show).
  */
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 export const ARTIFACTS = path.join(repo, 'test-artifacts');
@@ -73,4 +74,105 @@ export function watchConsole(page: Page): string[] {
     if (message.type() === 'error' || message.type() === 'warning') lines.push(`${message.type()}: ${message.text()}`);
   });
   return lines;
+}
+
+/** What one MediaRecorder in the page produced, as seen by tapRecorders(). */
+export interface RecordedAudio {
+  mimeType: string;
+  /** Every chunk's size, in order. */
+  sizes: number[];
+  /** All chunks concatenated: exactly what the page handed to the live client. */
+  bytes: Buffer;
+  /** From the recorder's `start` event to its `stop` event, by the page's clock (s). */
+  seconds: number;
+  /** Duration of `bytes`, decoded by ffprobe (s). */
+  decoded: number;
+}
+
+interface Tap {
+  mimeType: string;
+  chunks: Blob[];
+  startedAt: number;
+  stoppedAt: number;
+}
+
+/**
+ * Test instrument, not part of the page: wraps the page's MediaRecorder so every chunk it hands out is
+ * also kept in `window.__earshotTaps`. Listeners added in the constructor run before the page's own
+ * `ondataavailable`, and see the same Blobs.
+ *
+ * `onlyTypes` makes `MediaRecorder.isTypeSupported` answer false for every other type, so the page's own
+ * format choice (capture.ts) falls back to one of these, as in a browser that has only them.
+ */
+export async function tapRecorders(context: BrowserContext, onlyTypes?: string[]): Promise<void> {
+  await context.addInitScript((only: string[] | null) => {
+    const Native = window.MediaRecorder;
+    if (!Native) return;
+    const taps: Tap[] = [];
+    (window as unknown as { __earshotTaps: Tap[] }).__earshotTaps = taps;
+    class Tapped extends Native {
+      constructor(stream: MediaStream, options?: MediaRecorderOptions) {
+        super(stream, options);
+        const tap: Tap = { mimeType: '', chunks: [], startedAt: 0, stoppedAt: 0 };
+        taps.push(tap);
+        this.addEventListener('start', () => {
+          tap.mimeType = this.mimeType;
+          tap.startedAt = performance.now();
+        });
+        this.addEventListener('dataavailable', (event) => {
+          if (event.data.size) tap.chunks.push(event.data);
+        });
+        this.addEventListener('stop', () => {
+          tap.stoppedAt = performance.now();
+        });
+      }
+      static override isTypeSupported(type: string): boolean {
+        if (only && !only.includes(type)) return false;
+        return Native.isTypeSupported(type);
+      }
+    }
+    window.MediaRecorder = Tapped;
+  }, onlyTypes ?? null);
+}
+
+/** What the page's last MediaRecorder produced (call after the recording has stopped). */
+export async function lastRecorded(page: Page): Promise<RecordedAudio> {
+  const { mimeType, sizes, base64, seconds } = await page.evaluate(async () => {
+    const taps = (window as unknown as { __earshotTaps?: Tap[] }).__earshotTaps;
+    const tap = taps?.at(-1);
+    if (!tap) throw new Error('no MediaRecorder was tapped (tapRecorders before the page loads)');
+    const all = new Uint8Array(await new Blob(tap.chunks).arrayBuffer());
+    let binary = '';
+    for (let i = 0; i < all.length; i += 0x8000) binary += String.fromCharCode(...all.subarray(i, i + 0x8000));
+    return {
+      mimeType: tap.mimeType,
+      sizes: tap.chunks.map((chunk) => chunk.size),
+      base64: btoa(binary),
+      seconds: tap.stoppedAt ? (tap.stoppedAt - tap.startedAt) / 1000 : Number.NaN,
+    };
+  });
+  const bytes = Buffer.from(base64, 'base64');
+  const file = path.join(tmpdir(), `earshot-e2e-recorded-${process.pid}`);
+  await writeFile(file, bytes);
+  try {
+    return { mimeType, sizes, bytes, seconds, decoded: decodedSeconds(file) };
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+/** Duration of a media file (s) from its packets: MediaRecorder output has no duration in its header. */
+export function decodedSeconds(file: string): number {
+  const out = execFileSync(
+    'ffprobe',
+    ['-v', 'error', '-show_entries', 'packet=pts_time,duration_time', '-select_streams', 'a:0', '-of', 'csv=p=0', file],
+    { encoding: 'utf8' },
+  );
+  let end = 0;
+  for (const line of out.trim().split('\n')) {
+    const [pts, duration] = line.split(',').map(Number);
+    if (Number.isFinite(pts))
+      end = Math.max(end, (pts as number) + (Number.isFinite(duration) ? (duration as number) : 0));
+  }
+  return end;
 }

@@ -2,7 +2,7 @@
  * Adapts the reusable protocol client (live-client.ts) to the record panel: a fresh access token on
  * every (re)connect, callbacks for acks and reconnects, and failures turned into sentences.
  */
-import type { ApiClient } from './api.ts';
+import { type ApiClient, ApiError } from './api.ts';
 import { LiveRecordingClient, LiveRecordingError } from './live-client.ts';
 
 export interface LiveLinkOptions {
@@ -12,13 +12,17 @@ export interface LiveLinkOptions {
   onAck(bytes: number): void;
   onReconnecting(): void;
   onReconnected(): void;
-  /** The session ended and cannot continue (text for people). */
-  onFatal(text: string): void;
+  /**
+   * The session ended without our stop and cannot continue (text for people). `saved`: the server saved
+   * everything it received (it is shutting down, or the recording reached its limit); otherwise it failed.
+   */
+  onFatal(text: string, saved: boolean): void;
 }
 
 export interface LiveLink {
   readonly recordingId: string;
-  send(chunk: Blob): void;
+  /** False (and the chunk is dropped) once the session has ended or is stopping. */
+  send(chunk: Blob): boolean;
   /** Sends everything buffered, asks the server to save, resolves when it has. */
   stop(): Promise<{ recordingId: string; duration: number | null; bytes: number }>;
   abort(): void;
@@ -46,7 +50,9 @@ export function describeLiveFailure(error: string, message: string, closeCode: n
     case 4409:
       return 'This recording was continued from another window.';
     case 4413:
-      return 'The recording reached the server’s maximum length. What was recorded is saved.';
+      return error === 'recording_too_large'
+        ? 'The recording reached the server’s maximum size. What was recorded is saved; start a new recording to continue.'
+        : 'The recording reached the server’s maximum length. What was recorded is saved; start a new recording to continue.';
     case 4415:
     case 4422:
       return `The server could not decode this browser’s audio${detail}.`;
@@ -64,7 +70,17 @@ export async function openLiveLink(api: ApiClient, options: LiveLinkOptions): Pr
   let stopping = false;
   const client = new LiveRecordingClient({
     url: liveUrl(),
-    token: () => api.accessToken(),
+    // Signed out or the session expired: end it. Any other failure (the refresh could not reach the
+    // server) is retried like a failed connection.
+    token: async () => {
+      try {
+        return await api.accessToken();
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401)
+          throw new LiveRecordingError(error.code, error.message, 0);
+        throw error;
+      }
+    },
     metadata: { name: options.name, meeting_link: options.meetingLink, org_id: options.orgId },
     reconnectForMs: RECONNECT_FOR_MS,
     onEvent(event) {
@@ -79,17 +95,19 @@ export async function openLiveLink(api: ApiClient, options: LiveLinkOptions): Pr
           options.onAck(event.bytes);
           options.onReconnected();
           break;
-        case 'saved':
-          // Saved without our stop: the server is shutting down (close 1001) and kept what it had.
-          if (!stopping) {
+        case 'ended':
+          // Before the start and while stopping, start() or stop() tells the panel; an abort is ours.
+          if (!started || stopping || event.reason === 'aborted' || event.reason === 'stopped') break;
+          if (event.reason === 'shutdown') {
             options.onFatal(
               'The server is restarting and saved the recording up to now. Start a new recording to continue.',
+              true,
             );
+          } else if (event.reason === 'limit') {
+            options.onFatal(describeLiveFailure(event.error ?? '', event.message, event.code, true), true);
+          } else {
+            options.onFatal(describeLiveFailure(event.error ?? '', event.message, event.code, true), false);
           }
-          break;
-        case 'failed':
-          // Before the start, and while stopping, the failure rejects a promise the panel awaits.
-          if (started && !stopping) options.onFatal(describeLiveFailure(event.error, event.message, event.code, true));
           break;
       }
     },
@@ -113,11 +131,7 @@ export async function openLiveLink(api: ApiClient, options: LiveLinkOptions): Pr
       return client.recordingId ?? '';
     },
     send(chunk) {
-      try {
-        client.send(chunk);
-      } catch {
-        // The session has already ended; onFatal has told the panel.
-      }
+      return client.send(chunk);
     },
     async stop() {
       stopping = true;

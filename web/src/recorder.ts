@@ -214,8 +214,11 @@ export function recorderPanel(
     meterFill.style.transform = 'scaleX(0)';
   };
 
-  /** A failure that ends the session: stop capturing, say what happened. */
-  const fail = (text: string) => {
+  /**
+   * The session ended without a stop: stop capturing, say what happened. When the server saved it (it is
+   * restarting, or a limit was reached) that is news, not an error; otherwise offer the local copy.
+   */
+  const fail = (text: string, savedByServer = false) => {
     if (recorder && recorder.state !== 'inactive') {
       recorder.ondataavailable = null;
       recorder.stop();
@@ -224,8 +227,8 @@ export function recorderPanel(
     link_?.abort();
     cleanup();
     setState('idle');
-    message.show(text);
-    offerLocalCopy();
+    message.show(text, savedByServer ? 'info' : 'error');
+    if (!savedByServer) offerLocalCopy();
     // Whatever reached the server is kept: let the list show its state.
     if (recordingId) setTimeout(() => api.recording(recordingId).then(onChanged, () => {}), 1000);
   };
@@ -298,8 +301,8 @@ export function recorderPanel(
         onReconnected() {
           if (state === 'reconnecting') setState('recording');
         },
-        onFatal(text) {
-          fail(text);
+        onFatal(text, saved) {
+          fail(text, saved);
         },
       });
     } catch (error) {
