@@ -39,7 +39,11 @@ function transportFor(socket: WebSocket): Transport {
       if (open()) socket.send(JSON.stringify(message));
     },
     close(code, reason) {
-      if (open()) socket.close(code, reason);
+      if (!open()) return;
+      // A socket paused for backpressure never reads the peer's close frame or FIN, so the closing
+      // handshake would wait out ws's 30 s timeout; reading again lets it finish (RFC 6455 §7.1.2).
+      socket.resume();
+      socket.close(code, reason);
     },
     // ws pause()/resume() stop reading from the TCP socket, so a fast client is held back by TCP flow
     // control instead of filling the server's memory.
