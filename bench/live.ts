@@ -6,7 +6,7 @@
  * stop to ready; then one `ffmpeg` CLI process per session doing the same transcode, for comparison.
  * Results go to the "Live recording" section of BENCHMARKS.md.
  *
- *   npx node bench/live.ts                  # steps 10,50,100,200,300; 30 s each
+ *   npx node bench/live.ts                  # steps 50,100,150,200,250; 30 s each
  *   BENCH_STEPS=10,50 BENCH_SECONDS=20 npx node bench/live.ts
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -19,10 +19,14 @@ import { LiveRecordingClient } from '../web/src/live-client.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const OUT = path.join(import.meta.dirname, 'out');
-const STEPS = (process.env.BENCH_STEPS ?? '10,50,100,200,300').split(',').map(Number);
+const STEPS = (process.env.BENCH_STEPS ?? '50,100,150,200,250').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const BASELINE = (process.env.BENCH_BASELINE ?? '10,50').split(',').map(Number).filter(Boolean);
 const CHUNK_MS = 250;
+/** The server's live encoder setting (LIVE_OPUS_COMPLEXITY), passed through; the ffmpeg baseline uses the same. */
+const LIVE_COMPLEXITY = Number(process.env.LIVE_OPUS_COMPLEXITY ?? 3);
+/** Extra baseline runs at other complexities, e.g. "10" (50 processes each). */
+const BASELINE_EXTRA = (process.env.BENCH_BASELINE_COMPLEXITY ?? '10').split(',').filter(Boolean).map(Number);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 // ---- input: a long speech WebM/Opus like Chrome's MediaRecorder (48 kHz stereo, 64 kbps) ----
@@ -141,6 +145,7 @@ async function startServer(): Promise<{ child: ChildProcess; url: string; dataDi
       LIVE_MAX_SESSIONS_PER_USER: '100000',
       AUTH_RATE_LIMIT_PER_IP: '100000',
       ACCESS_TOKEN_TTL_SECONDS: '7200',
+      LIVE_OPUS_COMPLEXITY: String(LIVE_COMPLEXITY),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -177,6 +182,8 @@ interface StepResult {
   cpuPerSession: number;
   /** Fraction of that CPU spent in the server's main process (the rest: media workers). */
   mainCpuShare: number;
+  /** CPU of this process (all N simulated clients), per session: shares the machine with the server. */
+  clientCpuPerSession: number;
   ackP50: number;
   ackP99: number;
   rssPerSessionMiB: number;
@@ -197,6 +204,10 @@ async function runStep(
   const bytesPerChunk = Math.round((audio.bytes.length / audio.seconds) * (CHUNK_MS / 1000));
   const chunks = Math.floor((SECONDS * 1000) / CHUNK_MS);
   const sentBytes = bytesPerChunk * chunks;
+  // Pre-split views (no copies): the clients should cost as little as possible next to the server.
+  const pieces = Array.from({ length: chunks }, (_, c) =>
+    audio.bytes.subarray(c * bytesPerChunk, (c + 1) * bytesPerChunk),
+  );
   const latencies: number[] = [];
   const failures: string[] = [];
   const rssIdle = treeRss(pid);
@@ -229,6 +240,7 @@ async function runStep(
   );
   const cpuStart = treeCpu(pid);
   const mainStart = cpuSeconds(pid);
+  const clientStart = process.cpuUsage();
   const startedAt = Date.now();
   let rssPeak = 0;
   const sampler = setInterval(() => {
@@ -240,9 +252,8 @@ async function runStep(
       await sleep((i / n) * CHUNK_MS); // spread chunks over the 250 ms slot
       const t0 = Date.now();
       for (let c = 0; c < chunks; c++) {
-        const start = c * bytesPerChunk;
-        client.send(audio.bytes.subarray(start, start + bytesPerChunk));
-        sends.push({ end: start + bytesPerChunk, at: Date.now() });
+        client.send(pieces[c] as Buffer);
+        sends.push({ end: (c + 1) * bytesPerChunk, at: Date.now() });
         const next = t0 + (c + 1) * CHUNK_MS;
         await sleep(Math.max(0, next - Date.now()));
       }
@@ -251,6 +262,7 @@ async function runStep(
   const wall = (Date.now() - startedAt) / 1000;
   const cpu = treeCpu(pid) - cpuStart;
   const mainCpu = cpuSeconds(pid) - mainStart;
+  const clientUsage = process.cpuUsage(clientStart);
   clearInterval(sampler);
 
   const readyTimes: number[] = [];
@@ -316,6 +328,7 @@ async function runStep(
     failures,
     cpuPerSession: cpu / wall / n,
     mainCpuShare: cpu > 0 ? mainCpu / cpu : 0,
+    clientCpuPerSession: (clientUsage.user + clientUsage.system) / 1e6 / wall / n,
     ackP50: percentile(latencies, 50),
     ackP99: percentile(latencies, 99),
     rssPerSessionMiB: (rssPeak - rssIdle) / n,
@@ -327,7 +340,7 @@ async function runStep(
 
 // ---- baseline: one ffmpeg CLI process per session, fed through a pipe at real-time pace ----
 
-async function ffmpegBaseline(k: number, audio: { bytes: Buffer; seconds: number }) {
+async function ffmpegBaseline(k: number, audio: { bytes: Buffer; seconds: number }, complexity: number) {
   const dir = mkdtempSync(path.join(tmpdir(), 'earshot-ffmpeg-'));
   const bytesPerChunk = Math.round((audio.bytes.length / audio.seconds) * (CHUNK_MS / 1000));
   const chunks = Math.floor((SECONDS * 1000) / CHUNK_MS);
@@ -351,6 +364,10 @@ async function ffmpegBaseline(k: number, audio: { bytes: Buffer; seconds: number
         '24k',
         '-application',
         'voip',
+        '-frame_duration',
+        '20',
+        '-compression_level',
+        String(complexity),
         '-f',
         'ogg',
         path.join(dir, `${i}.ogg`),
@@ -390,7 +407,7 @@ async function ffmpegBaseline(k: number, audio: { bytes: Buffer; seconds: number
     ),
   );
   rmSync(dir, { recursive: true, force: true });
-  return { k, cpuPerSession: cpu / wall / k, rssPerSessionMiB: rssPeak / k };
+  return { k, complexity, cpuPerSession: cpu / wall / k, rssPerSessionMiB: rssPeak / k };
 }
 
 // ---- main ----
@@ -419,7 +436,7 @@ try {
     results.push(result);
     console.log(
       `N=${n}: held ${result.held}/${n}, CPU/session ${(result.cpuPerSession * 100).toFixed(2)}% of a core ` +
-        `(${(result.mainCpuShare * 100).toFixed(0)}% in the main process), ` +
+        `(${(result.mainCpuShare * 100).toFixed(0)}% in the main process), clients ${(result.clientCpuPerSession * 100).toFixed(2)}%, ` +
         `ack p50 ${result.ackP50} ms p99 ${result.ackP99} ms, RSS ${result.rssMiB.toFixed(0)} MiB ` +
         `(${result.rssPerSessionMiB.toFixed(2)} MiB/session), stop→saved p50 ${result.readyP50} ms max ${result.readyMax} ms`,
     );
@@ -433,11 +450,18 @@ try {
 }
 
 const baselines = [];
-for (const k of BASELINE) {
-  const baseline = await ffmpegBaseline(k, audio);
+const baselineRuns = [
+  ...BASELINE.map((k) => ({ k, complexity: LIVE_COMPLEXITY })),
+  ...BASELINE_EXTRA.filter((c) => c !== LIVE_COMPLEXITY).map((complexity) => ({
+    k: BASELINE.at(-1) ?? 50,
+    complexity,
+  })),
+];
+for (const { k, complexity } of baselineRuns) {
+  const baseline = await ffmpegBaseline(k, audio, complexity);
   baselines.push(baseline);
   console.log(
-    `ffmpeg CLI x${k}: CPU/session ${(baseline.cpuPerSession * 100).toFixed(2)}% of a core, ` +
+    `ffmpeg CLI x${k} (complexity ${complexity}): CPU/session ${(baseline.cpuPerSession * 100).toFixed(2)}% of a core, ` +
       `${baseline.rssPerSessionMiB.toFixed(1)} MiB/session`,
   );
 }
@@ -459,25 +483,29 @@ Each client is \`web/src/live-client.ts\` over Node's standard WebSocket with \`
 CPU = server + media worker processes (utime+stime from /proc) over the streaming window, per session, in % of one
 core. Memory = peak RSS of server + workers above idle, per session. Ack latency = chunk handed to the client →
 server acknowledges it durable (fsync'd). Held = recording ready, every byte received once, output probed as
-Ogg/Opus 16 kHz mono with duration within 2% of what was sent.
+Ogg/Opus 16 kHz mono with duration within 2% of what was sent. Encoder: libopus 24 kbps, application voip,
+20 ms frames, complexity ${LIVE_COMPLEXITY} (\`LIVE_OPUS_COMPLEXITY\`); ${cpus().length} media workers, up to 256 live sessions each.
+Server CPU is split into the main process and the media workers; client CPU (the bench process running all N
+clients) is reported separately and is not part of the server figure, but it runs on the same cores.
 
-| Sessions | Held with no loss | CPU / session | Ack p50 | Ack p99 | RSS total | RSS / session | stop → saved p50 / max |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| Sessions | Held with no loss | Server CPU / session | of which main / workers | Client CPU / session | Ack p50 | Ack p99 | RSS total | RSS / session | stop → saved p50 / max |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${results
   .map(
     (r) =>
-      `| ${r.n} | ${r.held}/${r.n} | ${pct(r.cpuPerSession)} | ${r.ackP50} ms | ${r.ackP99} ms | ${r.rssMiB.toFixed(0)} MiB | ${r.rssPerSessionMiB.toFixed(2)} MiB | ${r.readyP50} / ${r.readyMax} ms |`,
+      `| ${r.n} | ${r.held}/${r.n} | ${pct(r.cpuPerSession)} | ${pct(r.cpuPerSession * r.mainCpuShare)} / ${pct(r.cpuPerSession * (1 - r.mainCpuShare))} | ${pct(r.clientCpuPerSession)} | ${r.ackP50} ms | ${r.ackP99} ms | ${r.rssMiB.toFixed(0)} MiB | ${r.rssPerSessionMiB.toFixed(2)} MiB | ${r.readyP50} / ${r.readyMax} ms |`,
   )
   .join('\n')}
 
 **Largest N held with p99 ack latency under 500 ms and every output valid: ${best}.**
 
 Baseline, one \`ffmpeg\` CLI process per session (${ffmpegVersion}) reading the same WebM from a pipe at the same pace
-and writing the same Ogg/Opus 16 kHz mono 24 kbps:
+and writing the same Ogg/Opus 16 kHz mono 24 kbps (\`-ac 1 -ar 16000 -c:a libopus -b:a 24k -application voip
+-frame_duration 20 -compression_level <c>\`):
 
-| ffmpeg processes | CPU / session | RSS / session |
-| --- | --- | --- |
-${baselines.map((b) => `| ${b.k} | ${pct(b.cpuPerSession)} | ${b.rssPerSessionMiB.toFixed(1)} MiB |`).join('\n')}
+| ffmpeg processes | complexity | CPU / session | RSS / session |
+| --- | --- | --- | --- |
+${baselines.map((b) => `| ${b.k} | ${b.complexity} | ${pct(b.cpuPerSession)} | ${b.rssPerSessionMiB.toFixed(1)} MiB |`).join('\n')}
 
 ${process.env.BENCH_NOTES ?? ''}
 

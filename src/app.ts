@@ -101,6 +101,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     workers: config.media.workers,
     jobTimeoutMs: config.media.jobTimeoutMs,
     maxDurationSec: config.limits.maxDurationSec,
+    maxLivePerWorker: config.media.maxLivePerWorker,
+    opusComplexity: config.media.opusComplexity,
+    liveOpusComplexity: config.media.liveOpusComplexity,
     logger: app.log,
   });
   const blobs = createLocalBlobStore(path.join(config.dataDir, 'blobs'));

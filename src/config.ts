@@ -38,7 +38,17 @@ export interface Config {
     streamIdleFinishSec: number;
   };
   /** processingWaitMs: how long an upload or a stream's last chunk waits for processing before answering 202. */
-  media: { workers: number; jobTimeoutMs: number; processingWaitMs: number };
+  media: {
+    workers: number;
+    jobTimeoutMs: number;
+    processingWaitMs: number;
+    /** Live sessions one media worker transcodes; past workers × this, live recordings are transcoded after they stop. */
+    maxLivePerWorker: number;
+    /** libopus complexity (0..10) for uploads and streams. */
+    opusComplexity: number;
+    /** libopus complexity (0..10) for live recordings, transcoded side by side for hours. */
+    liveOpusComplexity: number;
+  };
   live: {
     handshakeTimeoutMs: number;
     idleTimeoutMs: number;
@@ -154,6 +164,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       workers: int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64),
       jobTimeoutMs: int(env, 'MEDIA_JOB_TIMEOUT_MS', 30 * 60 * 1000, 1000),
       processingWaitMs: int(env, 'PROCESSING_WAIT_MS', 3000, 0, 60_000),
+      maxLivePerWorker: int(env, 'MEDIA_MAX_LIVE_PER_WORKER', 256, 1, 4096),
+      opusComplexity: int(env, 'OPUS_COMPLEXITY', 10, 0, 10),
+      liveOpusComplexity: int(env, 'LIVE_OPUS_COMPLEXITY', 3, 0, 10),
     },
     live: {
       handshakeTimeoutMs: int(env, 'LIVE_HANDSHAKE_TIMEOUT_MS', 10_000, 100),

@@ -5,6 +5,7 @@
  */
 import { AppError } from '../errors.ts';
 import { DEFAULT_MAX_PROBE_BYTES } from './limits.ts';
+import type { OpusEncoderSettings } from './opus-writer.ts';
 import { MediaPool } from './pool.ts';
 import type { JobLimits } from './protocol.ts';
 import type { AudioInfo, LiveTranscoder, MediaEngine, MediaEngineOptions, NormalizeOptions } from './types.ts';
@@ -14,6 +15,24 @@ export type { AudioInfo, LiveTranscoder, MediaEngine, MediaEngineOptions, Normal
 export interface MediaEngineWithStats extends MediaEngine {
   /** Worker pids and load; for health checks and tests (e.g. killing a worker on purpose). */
   stats(): { workers: Array<{ pid: number | undefined; busy: boolean; live: number }>; queued: number };
+}
+
+/**
+ * libopus complexity, measured in BENCHMARKS.md ("Live recording"). On 16 kHz mono 24 kbps speech the
+ * levels come in tiers (10≈8, 5≈4, 3≈2, 1, 0); a live session's whole worker pipeline costs 1.0% of a
+ * core at 10, 0.77% at 5, 0.62% at 3, 0.43% at 1. File jobs run one at a time per worker and keep the
+ * best quality; live sessions run side by side for hours, and 3 is what lets 200 of them fit on two
+ * cores with room for the API process.
+ */
+export const DEFAULT_FILE_COMPLEXITY = 10;
+export const DEFAULT_LIVE_COMPLEXITY = 3;
+/** A live session costs about 1 MiB in a worker; 256 per worker is 512 live transcoders on 2 workers. */
+export const DEFAULT_MAX_LIVE_PER_WORKER = 256;
+
+function complexity(value: number | undefined, fallback: number): number {
+  const c = value ?? fallback;
+  if (!Number.isInteger(c) || c < 0 || c > 10) throw new Error(`opus complexity must be 0..10, got ${c}`);
+  return c;
 }
 
 export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStats {
@@ -26,16 +45,24 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
     workers: opts.workers,
     jobTimeoutMs: opts.jobTimeoutMs,
     maxQueue: opts.maxQueue ?? 100,
-    maxLivePerWorker: opts.maxLivePerWorker ?? 64,
+    maxLivePerWorker: opts.maxLivePerWorker ?? DEFAULT_MAX_LIVE_PER_WORKER,
     logger: opts.logger,
   });
+  const fileEncoder: OpusEncoderSettings = { complexity: complexity(opts.opusComplexity, DEFAULT_FILE_COMPLEXITY) };
+  const liveEncoder: OpusEncoderSettings = {
+    complexity: complexity(opts.liveOpusComplexity, DEFAULT_LIVE_COMPLEXITY),
+  };
   let nextSession = 1;
 
   return {
     probe: (path) => pool.runFile((id) => ({ type: 'probe', id, path, limits })),
 
     normalize: (input: string, output: string, o: NormalizeOptions = {}) =>
-      pool.runFile((id) => ({ type: 'normalize', id, input, output, limits }), o.onProgress, o.signal),
+      pool.runFile(
+        (id) => ({ type: 'normalize', id, input, output, limits, encoder: fileEncoder }),
+        o.onProgress,
+        o.signal,
+      ),
 
     async openLive(output: string): Promise<LiveTranscoder> {
       const w = await pool.pinLive();
@@ -43,7 +70,7 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
       w.live.add(sid);
       const release = () => w.live.delete(sid);
       try {
-        await pool.request(w, (id) => ({ type: 'live-open', id, sid, output, limits }));
+        await pool.request(w, (id) => ({ type: 'live-open', id, sid, output, limits, encoder: liveEncoder }));
       } catch (err) {
         release();
         throw err;

@@ -1,207 +1,243 @@
 /**
- * One live session inside a media worker: container bytes arrive in order over IPC and are demuxed
- * incrementally through a custom AVIO read callback, decoded and appended to the Ogg/Opus output, so
- * that finish() only has to flush the last few frames.
+ * One live session inside a media worker: container bytes arrive in order over IPC, are appended to a
+ * scratch file next to the output, and are demuxed from it, decoded and appended to the Ogg/Opus
+ * output as they arrive, so that finish() only has to flush the last few seconds.
  *
- * The demuxer reads with node-av's async API (custom JS read callbacks cannot be used with the Sync
- * variants). An async read that finds no data waits on a Promise, which parks one libuv pool thread,
- * so the pump only asks for a packet when at least READ_AHEAD bytes are queued (or input has ended):
- * in practice the callback never waits and many sessions share a worker without exhausting the pool.
- * Decoding and encoding stay synchronous: no JS callbacks are involved there.
+ * Everything runs on node-av's *synchronous* API. An earlier version fed the demuxer through a custom
+ * AVIO read callback, which node-av only supports with the async API: every packet (50 a second per
+ * session) then cost a libuv thread-pool hop and every read a cross-thread JS call, and the thread
+ * wake-ups cost about as much CPU as decoding and encoding together. Here FFmpeg reads the scratch file
+ * through the `pipe:` protocol (a plain, non-seekable read of an fd we opened, so demuxers behave as on
+ * a live stream and never seek ahead), and a packet is only asked for while at least READ_AHEAD bytes
+ * lie beyond what the demuxer has consumed: a read therefore never reaches the end of what was written
+ * (which FFmpeg would take as the end of the stream) until the input really has ended. Work is done in
+ * slices of SLICE_MS so a burst on one session (a client catching up) cannot stall the others.
  */
-import { AVERROR_EOF, AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
 import type { CodecContext, Stream } from 'node-av/lib';
-import { Dictionary, FFmpegError, FormatContext, Frame, IOContext, Packet } from 'node-av/lib';
+import { Dictionary, FFmpegError, FormatContext, Frame, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
 import { tooLong } from './limits.ts';
-import { OggOpusWriter } from './opus-writer.ts';
+import { DEFAULT_ENCODER, OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import { DecodeHealth, drainDecoder, openDecoder } from './transcode-file.ts';
 
 /** Containers a browser/bot can stream live: WebM/Matroska, Ogg, (fragmented) MP4. */
 const LIVE_DEMUXERS = 'matroska,webm,ogg,mov,mp4,m4a';
+/** Probe limit once the input has ended (a short recording is opened all at once). */
 const LIVE_PROBE_BYTES = 256 * 1024;
-/** AVIO buffer size: the most one read callback asks for. */
-const IO_BUFFER = 4096;
-/** Queued bytes required before asking the demuxer for a packet (unless input has ended). */
-const READ_AHEAD = 32 * 1024;
+/** Largest single read(2) FFmpeg makes on the scratch file (the pipe protocol's `blocksize`). */
+const READ_BLOCK = 4096;
 /**
- * Backlog above which write acknowledgements are held back. Bounds memory per session and, because
- * the pump keeps up with everything acknowledged, bounds the work left for finish() (~30 s of audio
- * at 32 kbps, well under a second to transcode) even when a client sends faster than real time.
+ * Bytes written before the demuxer is opened, and the probe limit while more input may follow: probing
+ * plus one read stay well inside what is on disk. Browser headers take a few hundred bytes.
  */
-const HIGH_WATER = 128 * 1024;
+const OPEN_BYTES = 32 * 1024;
+const OPEN_PROBE_BYTES = 8 * 1024;
+/**
+ * Bytes that must lie beyond the demuxer's position before it is asked for a packet (unless input has
+ * ended): one read plus room for the largest packet (Opus/AAC packets are a few hundred bytes). A
+ * container element larger than that before the input ends makes the session fail (the live layer
+ * then re-transcodes from its raw log); it can never produce a truncated file.
+ */
+const READ_AHEAD = 16 * 1024;
+/**
+ * Backlog above which write acknowledgements are held back. Bounds the work left for finish() (~1 min
+ * of audio at 32 kbps, well under a second to transcode) even when a client sends faster than real time.
+ */
+const HIGH_WATER = 256 * 1024;
+/** Synchronous work per turn of the event loop before yielding to other sessions and IPC. */
+const SLICE_MS = 20;
+
+type State = 'waiting' | 'open' | 'done';
 
 export class LiveSession {
   readonly outputPath: string;
+  private readonly inputPath: string;
   private readonly maxDurationSec: number;
-  private chunks: Buffer[] = [];
-  private queued = 0;
-  private received = 0;
+  private readonly encoder: OpusEncoderSettings;
+  private writeFd: number;
+  private readFd: number;
+  private written = 0;
   private ended = false;
-  private dataWaiter: (() => void) | null = null;
-  private heldAcks: Array<() => void> = [];
-  private pump: Promise<void> | null = null;
+  private state: State = 'waiting';
   private failure: unknown = null;
+  private heldAcks: Array<() => void> = [];
+  private finishWaiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
+  private scheduled = false;
+  private fmt: FormatContext | null = null;
+  private opened = false;
+  private stream: Stream | null = null;
+  private dec: CodecContext | null = null;
+  private readonly pkt = new Packet();
+  private readonly frame = new Frame();
+  private readonly health = new DecodeHealth();
   private writer: OggOpusWriter | null = null;
 
-  constructor(outputPath: string, maxDurationSec: number) {
+  constructor(outputPath: string, maxDurationSec: number, encoder: OpusEncoderSettings = DEFAULT_ENCODER) {
     this.outputPath = outputPath;
+    this.inputPath = `${outputPath}.input`;
     this.maxDurationSec = maxDurationSec;
+    this.encoder = encoder;
+    this.writeFd = openSync(this.inputPath, 'w', 0o600);
+    this.readFd = openSync(this.inputPath, 'r');
+    this.pkt.alloc();
+    this.frame.alloc();
   }
 
-  /** Resolves once the chunk is queued and the backlog is below HIGH_WATER. */
+  /** Resolves once the chunk is stored and the backlog is below HIGH_WATER. */
   write(chunk: Buffer): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended) return Promise.reject(new AppError('bad_request', 'live session already finished'));
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.queued += chunk.length;
-      this.received += chunk.length;
+    try {
+      for (let off = 0; off < chunk.length; ) off += writeSync(this.writeFd, chunk, off, chunk.length - off);
+    } catch (err) {
+      this.fail(err);
+      return Promise.reject(this.failure);
     }
-    if (!this.pump && this.queued >= READ_AHEAD) this.pump = this.run();
-    this.wake();
-    if (this.queued < HIGH_WATER) return Promise.resolve();
+    this.written += chunk.length;
+    this.pump();
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.backlog() < HIGH_WATER) return Promise.resolve();
     return new Promise((resolve) => this.heldAcks.push(resolve));
   }
 
   /** End of input: demux what's left, finalise the Ogg file. Returns when the file is complete. */
-  async finish(): Promise<void> {
-    if (this.failure) throw this.failure;
+  finish(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
     this.ended = true;
-    if (this.received === 0) throw new AppError('invalid_media', 'live stream ended without any data');
-    this.pump ??= this.run();
-    this.wake();
-    await this.pump;
-    if (this.failure) throw this.failure;
+    if (this.written === 0) {
+      this.fail(new AppError('invalid_media', 'live stream ended without any data'));
+      return Promise.reject(this.failure);
+    }
+    const done = new Promise<void>((resolve, reject) => this.finishWaiters.push({ resolve, reject }));
+    this.pump();
+    return done;
   }
 
   /** Stop at once; the output file may remain partial. */
   async abort(): Promise<void> {
-    this.failure ??= new AppError('internal', 'live session aborted');
-    this.ended = true;
-    this.chunks = [];
-    this.queued = 0;
-    this.wake();
-    this.releaseAcks();
-    await this.pump?.catch(() => {});
+    this.fail(new AppError('internal', 'live session aborted'));
   }
 
-  private wake(): void {
-    const w = this.dataWaiter;
-    this.dataWaiter = null;
-    w?.();
+  /** Bytes written but not yet consumed by the demuxer. */
+  private backlog(): number {
+    return this.written - (this.opened ? Number(this.fmt!.pbBytes) : 0);
+  }
+
+  private pump(): void {
+    if (this.scheduled || this.state === 'done') return;
+    try {
+      const more = this.step(performance.now() + SLICE_MS);
+      if (more) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (this.backlog() < HIGH_WATER) this.releaseAcks();
+  }
+
+  /** Work until out of data or time; true if there is more to do right away. */
+  private step(deadline: number): boolean {
+    if (this.state === 'waiting') {
+      if (!this.ended && this.written < OPEN_BYTES) return false;
+      this.open();
+    }
+    const fmt = this.fmt!;
+    const dec = this.dec!;
+    for (let n = 1; ; n++) {
+      if (!this.ended && this.written - Number(fmt.pbBytes) < READ_AHEAD) return false;
+      if ((n & 15) === 0 && performance.now() > deadline) return true;
+      const ret = fmt.readFrameSync(this.pkt);
+      if (ret < 0) {
+        if (!this.ended) {
+          throw new AppError('invalid_media', `could not read the live stream: ${FFmpegError.strerror(ret)}`);
+        }
+        break; // EOF, or a damaged tail: keep what decoded
+      }
+      if (this.pkt.streamIndex === this.stream!.index) {
+        this.health.note(dec.sendPacketSync(this.pkt));
+        this.writer ??= this.openWriter(dec);
+      }
+      this.pkt.unref();
+      if (this.writer) drainDecoder(dec, this.frame, this.writer, this.maxDurationSec);
+    }
+    dec.sendPacketSync(null);
+    this.writer ??= this.openWriter(dec);
+    drainDecoder(dec, this.frame, this.writer, this.maxDurationSec);
+    this.health.check(this.writer.samplesOut);
+    if (this.writer.durationSec > this.maxDurationSec) throw tooLong(this.writer.durationSec, this.maxDurationSec);
+    this.writer.finish();
+    this.release();
+    this.state = 'done';
+    for (const w of this.finishWaiters.splice(0)) w.resolve();
+    return false;
+  }
+
+  private open(): void {
+    const fmt = new FormatContext();
+    this.fmt = fmt;
+    const opts = new Dictionary();
+    opts.set('format_whitelist', LIVE_DEMUXERS);
+    opts.set('protocol_whitelist', 'pipe');
+    opts.set('probesize', String(this.ended ? LIVE_PROBE_BYTES : OPEN_PROBE_BYTES));
+    opts.set('analyzeduration', '1000000');
+    opts.set('blocksize', String(READ_BLOCK));
+    let ret = fmt.openInputSync(`pipe:${this.readFd}`, null, opts);
+    opts.free();
+    if (ret < 0) {
+      throw new AppError(
+        'invalid_media',
+        `could not recognise the live stream (expected WebM, Ogg or MP4 audio): ${FFmpegError.strerror(ret)}`,
+      );
+    }
+    this.opened = true;
+    ret = fmt.findStreamInfoSync(null);
+    if (ret < 0)
+      throw new AppError('invalid_media', `could not read live stream information: ${FFmpegError.strerror(ret)}`);
+    const idx = fmt.findBestStream(AVMEDIA_TYPE_AUDIO);
+    const stream = idx >= 0 ? fmt.streams[idx] : undefined;
+    if (!stream) throw new AppError('unsupported_media', 'no audio stream found in the live stream');
+    this.stream = stream;
+    this.dec = openDecoder(stream);
+    this.state = 'open';
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    this.ended = true;
+    this.release();
+    this.state = 'done';
+    this.releaseAcks();
+    for (const w of this.finishWaiters.splice(0)) w.reject(this.failure);
   }
 
   private releaseAcks(): void {
-    if (this.queued >= HIGH_WATER && !this.failure) return;
     const acks = this.heldAcks;
     this.heldAcks = [];
     for (const a of acks) a();
   }
 
-  private waitForData(): Promise<void> {
-    return new Promise((resolve) => {
-      this.dataWaiter = resolve;
-    });
-  }
-
-  /** Copy up to `size` queued bytes out for the demuxer. */
-  private take(size: number): Buffer {
-    const parts: Buffer[] = [];
-    let n = 0;
-    while (n < size && this.chunks.length > 0) {
-      const head = this.chunks[0]!;
-      const want = size - n;
-      if (head.length <= want) {
-        parts.push(head);
-        n += head.length;
-        this.chunks.shift();
-      } else {
-        parts.push(head.subarray(0, want));
-        this.chunks[0] = head.subarray(want);
-        n += want;
-      }
-    }
-    this.queued -= n;
-    this.releaseAcks();
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
-  }
-
-  private read = async (size: number): Promise<Buffer | number> => {
-    while (this.queued === 0) {
-      if (this.ended) return AVERROR_EOF;
-      await this.waitForData();
-    }
-    return this.take(size);
-  };
-
-  private async run(): Promise<void> {
-    const io = new IOContext();
-    io.allocContextWithCallbacks(IO_BUFFER, 0, this.read, null, null);
-    const fmt = new FormatContext();
-    fmt.allocContext();
-    fmt.pb = io;
-    let dec: CodecContext | undefined;
-    const pkt = new Packet();
-    pkt.alloc();
-    const frame = new Frame();
-    frame.alloc();
-    let opened = false;
-    try {
-      const opts = new Dictionary();
-      opts.set('format_whitelist', LIVE_DEMUXERS);
-      opts.set('protocol_whitelist', 'file');
-      opts.set('probesize', String(LIVE_PROBE_BYTES));
-      opts.set('analyzeduration', '1000000');
-      let ret = await fmt.openInput('', null, opts);
-      if (ret < 0) {
-        throw new AppError(
-          'invalid_media',
-          `could not recognise the live stream (expected WebM, Ogg or MP4 audio): ${FFmpegError.strerror(ret)}`,
-        );
-      }
-      opened = true;
-      ret = await fmt.findStreamInfo(null);
-      if (ret < 0)
-        throw new AppError('invalid_media', `could not read live stream information: ${FFmpegError.strerror(ret)}`);
-      const idx = fmt.findBestStream(AVMEDIA_TYPE_AUDIO);
-      const stream: Stream | undefined = idx >= 0 ? fmt.streams[idx] : undefined;
-      if (!stream) throw new AppError('unsupported_media', 'no audio stream found in the live stream');
-      dec = openDecoder(stream);
-      const health = new DecodeHealth();
-      for (;;) {
-        while (!this.ended && this.queued < READ_AHEAD) await this.waitForData();
-        if (this.failure) return;
-        ret = await fmt.readFrame(pkt);
-        if (ret < 0) break; // EOF, or a damaged tail: keep what decoded
-        if (pkt.streamIndex === stream.index) {
-          health.note(dec.sendPacketSync(pkt));
-          this.writer ??= this.openWriter(dec);
-        }
-        pkt.unref();
-        if (this.writer) drainDecoder(dec, frame, this.writer, this.maxDurationSec);
-      }
-      if (this.failure) return;
-      dec.sendPacketSync(null);
-      this.writer ??= this.openWriter(dec);
-      drainDecoder(dec, frame, this.writer, this.maxDurationSec);
-      health.check(this.writer.samplesOut);
-      if (this.writer.durationSec > this.maxDurationSec) throw tooLong(this.writer.durationSec, this.maxDurationSec);
-      this.writer.finish();
-    } catch (err) {
-      this.failure ??= err;
-    } finally {
-      this.writer?.close();
-      dec?.freeContext();
-      pkt.free();
-      frame.free();
-      if (opened) await fmt.closeInput();
-      else fmt.freeContext();
-      io.freeContext();
-      this.chunks = [];
-      this.queued = 0;
-      this.releaseAcks();
-    }
+  /** Free everything native and remove the scratch input. Safe to call twice. */
+  private release(): void {
+    if (this.writeFd < 0) return;
+    this.writer?.close();
+    this.dec?.freeContext();
+    this.pkt.free();
+    this.frame.free();
+    if (this.opened) this.fmt?.closeInputSync();
+    else this.fmt?.freeContext();
+    closeSync(this.writeFd);
+    closeSync(this.readFd);
+    this.writeFd = -1;
+    this.readFd = -1;
+    rmSync(this.inputPath, { force: true });
   }
 
   /**
@@ -209,11 +245,15 @@ export class LiveSession {
    * after the first packet.
    */
   private openWriter(dec: CodecContext): OggOpusWriter {
-    return new OggOpusWriter(this.outputPath, {
-      sampleRate: dec.sampleRate,
-      sampleFormat: dec.sampleFormat,
-      channels: dec.channelLayout.nbChannels,
-      channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
-    });
+    return new OggOpusWriter(
+      this.outputPath,
+      {
+        sampleRate: dec.sampleRate,
+        sampleFormat: dec.sampleFormat,
+        channels: dec.channelLayout.nbChannels,
+        channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
+      },
+      this.encoder,
+    );
   }
 }

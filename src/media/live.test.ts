@@ -71,7 +71,8 @@ describe('media engine: live', () => {
 
   test('undecodable bytes are invalid_media', async () => {
     const live = await engine.openLive(join(dir, 'garbage.ogg'));
-    await stream(live, Buffer.alloc(50_000, 'not a media stream '));
+    // The worker gives up as soon as it tries to open the stream: a later write may already reject.
+    await stream(live, Buffer.alloc(50_000, 'not a media stream ')).catch(() => {});
     await rejectsWith(live.finish(), 'invalid_media');
   });
 

@@ -40,6 +40,14 @@ export const OUTPUT_BITRATE = 24_000;
 /** 20 ms at 16 kHz: the frame size libopus is configured for. */
 const FRAME_SAMPLES = 320;
 
+/** libopus encoder tuning. */
+export interface OpusEncoderSettings {
+  /** libopus complexity 0..10 (FFmpeg's `compression_level`): CPU per frame vs. quality at the same bitrate. */
+  complexity: number;
+}
+
+export const DEFAULT_ENCODER: OpusEncoderSettings = { complexity: 10 };
+
 /** What the writer needs to know about the decoded frames it will receive. */
 export interface InputAudioFormat {
   sampleRate: number;
@@ -69,7 +77,7 @@ export class OggOpusWriter {
   /** Samples (at 16 kHz) handed to the encoder so far; the output duration. */
   samplesOut = 0;
 
-  constructor(outputPath: string, input: InputAudioFormat) {
+  constructor(outputPath: string, input: InputAudioFormat, encoder: OpusEncoderSettings = DEFAULT_ENCODER) {
     this.input = input;
     this.filtered.alloc();
     this.pkt.alloc();
@@ -93,6 +101,7 @@ export class OggOpusWriter {
     // double-frees it at exit (FFmpeg replaces the dictionary; the JS wrapper keeps the old pointer).
     this.enc.setOption('application', 'voip');
     this.enc.setOption('frame_duration', '20');
+    if (this.enc.setOption('compression_level', String(encoder.complexity)) < 0) fail('set complexity', -1);
     ret = this.enc.open2Sync(codec, null);
     if (ret < 0) fail('libopus open', ret);
 

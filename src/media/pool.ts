@@ -153,8 +153,6 @@ export class MediaPool {
       execArgv: [],
       serialization: 'advanced', // Buffers cross IPC as bytes, not JSON arrays
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // Each live demuxer read is a libuv pool task; leave room so sessions never starve each other.
-      env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.min(1024, this.opts.maxLivePerWorker + 4)) },
     });
     const w = new WorkerHandle(proc);
     this.workers.push(w);

@@ -2,6 +2,7 @@
 
 import type { ErrorCode } from '../errors.ts';
 import { AppError, ERRORS } from '../errors.ts';
+import type { OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
 
 export interface JobLimits {
@@ -10,10 +11,17 @@ export interface JobLimits {
 }
 
 export type Request =
-  | { type: 'normalize'; id: number; input: string; output: string; limits: JobLimits }
+  | { type: 'normalize'; id: number; input: string; output: string; limits: JobLimits; encoder: OpusEncoderSettings }
   | { type: 'probe'; id: number; path: string; limits: JobLimits }
   | { type: 'cancel'; id: number; target: number }
-  | { type: 'live-open'; id: number; sid: number; output: string; limits: JobLimits }
+  | {
+      type: 'live-open';
+      id: number;
+      sid: number;
+      output: string;
+      limits: JobLimits;
+      encoder: OpusEncoderSettings;
+    }
   | { type: 'live-write'; id: number; sid: number; chunk: Uint8Array }
   | { type: 'live-finish'; id: number; sid: number }
   | { type: 'live-abort'; id: number; sid: number };

@@ -17,7 +17,7 @@ import type { Stream } from 'node-av/lib';
 import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, InputFormat, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
 import { inputOptions, isAllowedContainer, tooLong } from './limits.ts';
-import { OggOpusWriter } from './opus-writer.ts';
+import { DEFAULT_ENCODER, OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
 
 export interface FileJobLimits {
@@ -167,6 +167,7 @@ export async function transcodeFile(
   inputPath: string,
   outputPath: string,
   limits: FileJobLimits,
+  encoder: OpusEncoderSettings = DEFAULT_ENCODER,
   control: FileJobControl = {},
 ): Promise<void> {
   const { progress, cancelled } = control;
@@ -179,12 +180,16 @@ export async function transcodeFile(
   let writer: OggOpusWriter | undefined;
   try {
     dec = openDecoder(stream);
-    writer = new OggOpusWriter(outputPath, {
-      sampleRate: dec.sampleRate,
-      sampleFormat: dec.sampleFormat,
-      channels: dec.channelLayout.nbChannels,
-      channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
-    });
+    writer = new OggOpusWriter(
+      outputPath,
+      {
+        sampleRate: dec.sampleRate,
+        sampleFormat: dec.sampleFormat,
+        channels: dec.channelLayout.nbChannels,
+        channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
+      },
+      encoder,
+    );
     const health = new DecodeHealth();
     const total = declaredDurationSec(fmt, stream);
     const tb = stream.timeBase.num / stream.timeBase.den;

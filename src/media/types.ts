@@ -56,7 +56,11 @@ export interface MediaEngineOptions {
   maxProbeBytes?: number;
   /** Jobs waiting for a free worker before normalize rejects with AppError busy. Default 100. */
   maxQueue?: number;
-  /** Live sessions one worker may hold. Default 64. */
+  /** Live sessions one worker may hold; past it openLive rejects with AppError busy. Default 256. */
   maxLivePerWorker?: number;
+  /** libopus complexity (0..10) for normalize() (uploads, streams, live fallbacks). Default 10. */
+  opusComplexity?: number;
+  /** libopus complexity (0..10) for live sessions, which run for hours side by side. Default 3. */
+  liveOpusComplexity?: number;
   logger?: MediaLogger;
 }

@@ -27,7 +27,7 @@ async function handle(msg: Request): Promise<Reply> {
   switch (msg.type) {
     case 'normalize': {
       let last = 0;
-      await transcodeFile(msg.input, msg.output, msg.limits, {
+      await transcodeFile(msg.input, msg.output, msg.limits, msg.encoder, {
         progress: (fraction) => {
           const now = Date.now();
           if (now - last < PROGRESS_INTERVAL_MS) return;
@@ -47,7 +47,7 @@ async function handle(msg: Request): Promise<Reply> {
       cancelled.add(msg.target);
       return { type: 'done', id: msg.id };
     case 'live-open':
-      sessions.set(msg.sid, new LiveSession(msg.output, msg.limits.maxDurationSec));
+      sessions.set(msg.sid, new LiveSession(msg.output, msg.limits.maxDurationSec, msg.encoder));
       return { type: 'done', id: msg.id };
     case 'live-write':
       await session(msg.sid).write(Buffer.from(msg.chunk.buffer, msg.chunk.byteOffset, msg.chunk.byteLength));
@@ -90,8 +90,8 @@ process.on('message', (msg: Request) => {
     });
 });
 // The parent going away (crash, SIGKILL) closes the IPC channel: don't linger as an orphan. Not
-// process.exit(): a live demuxer read parked in a libuv pool thread, waiting on a JS promise that will
-// never settle, deadlocks the normal exit path (seen as orphaned workers stuck in futex waits). Nothing
+// process.exit(): native work parked in a libuv pool thread can deadlock the normal exit path (seen
+// with an earlier live demuxer that read through async JS callbacks: orphans stuck in futex waits). Nothing
 // here needs a clean shutdown (the parent is gone, output files are already on disk), so die at once.
 process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 send({ type: 'ready' });
