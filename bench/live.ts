@@ -10,11 +10,12 @@
  *   BENCH_STEPS=10,50 BENCH_SECONDS=20 npx node bench/live.ts
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { decodedSeconds, longSpeech } from '../test/speech.ts';
 import { LiveRecordingClient } from '../web/src/live-client.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
@@ -31,51 +32,7 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
 
 // ---- input: a long speech WebM/Opus like Chrome's MediaRecorder (48 kHz stereo, 64 kbps) ----
 
-function input(): { bytes: Buffer; seconds: number } {
-  const file = path.join(OUT, 'live-speech-300s.webm');
-  if (!existsSync(file)) {
-    mkdirSync(OUT, { recursive: true });
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-stream_loop',
-      '-1',
-      '-i',
-      path.join(ROOT, 'test/fixtures/speech.wav'),
-      '-t',
-      '300',
-      '-ac',
-      '2',
-      '-ar',
-      '48000',
-      '-c:a',
-      'libopus',
-      '-b:a',
-      '64k',
-      '-f',
-      'webm',
-      '-live',
-      '1',
-      `${file}.tmp`,
-    ]);
-    execFileSync('mv', [`${file}.tmp`, file]);
-  }
-  return { bytes: readFileSync(file), seconds: 300 };
-}
-
-/** Seconds a (truncated) input decodes to, per the ffmpeg CLI. */
-function decodedSeconds(bytes: Buffer): number {
-  const pcm = execFileSync(
-    'ffmpeg',
-    ['-v', 'quiet', '-i', 'pipe:0', '-ac', '1', '-ar', '16000', '-f', 's16le', 'pipe:1'],
-    {
-      input: bytes,
-      maxBuffer: 1 << 30,
-    },
-  );
-  return pcm.length / 32000;
-}
+const input = () => longSpeech({ format: 'webm', seconds: 300, channels: 2, bitrate: '64k', dir: OUT });
 
 // ---- /proc sampling ----
 

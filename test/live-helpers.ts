@@ -1,13 +1,17 @@
 /** Helpers for the live recording suites: a raw `ws` client that records everything it receives. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { api, type TestServer, type TestUser } from './helpers.ts';
+import { longSpeech } from './speech.ts';
 
-export const FIXTURES = path.join(import.meta.dirname, 'fixtures');
+export { decodedSeconds, FIXTURES } from './speech.ts';
+
+/** Opus speech of `seconds` in a streaming container (see speech.ts). */
+export const longFixture = (format: 'webm' | 'ogg' | 'mp4', seconds: number) => longSpeech({ format, seconds });
 
 export interface LiveClient {
   ws: WebSocket;
@@ -165,48 +169,4 @@ export function durationOf(bytes: Buffer): number {
   } finally {
     rmSync(file, { force: true });
   }
-}
-
-export function longFixture(format: 'webm' | 'ogg' | 'mp4', seconds: number): { bytes: Buffer; seconds: number } {
-  const dir = path.join(tmpdir(), 'earshot-live-fixtures');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `speech-${seconds}s.${format}`);
-  if (!existsSync(file)) {
-    const codec = ['-c:a', 'libopus', '-b:a', '32k', '-ar', '48000'];
-    const muxer =
-      format === 'mp4'
-        ? ['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof']
-        : format === 'webm'
-          ? ['-f', 'webm', '-live', '1']
-          : ['-f', 'ogg'];
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-stream_loop',
-      '-1',
-      '-i',
-      path.join(FIXTURES, 'speech.wav'),
-      '-t',
-      String(seconds),
-      ...codec,
-      ...muxer,
-      `${file}.tmp`,
-    ]);
-    execFileSync('mv', [`${file}.tmp`, file]);
-  }
-  return { bytes: readFileSync(file), seconds };
-}
-
-/** Seconds of audio a (possibly truncated) input decodes to, per the ffmpeg CLI. */
-export function decodedSeconds(bytes: Buffer): number {
-  const pcm = execFileSync(
-    'ffmpeg',
-    ['-v', 'quiet', '-i', 'pipe:0', '-ac', '1', '-ar', '16000', '-f', 's16le', 'pipe:1'],
-    {
-      input: bytes,
-      maxBuffer: 1 << 30,
-    },
-  );
-  return pcm.length / 32000;
 }
