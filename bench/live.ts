@@ -17,6 +17,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodedSeconds, longSpeech } from '../test/speech.ts';
 import { LiveRecordingClient } from '../web/src/live-client.ts';
+import { ffmpegOpusArgs } from './ffmpeg-baseline.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const OUT = path.join(import.meta.dirname, 'out');
@@ -302,35 +303,9 @@ async function ffmpegBaseline(k: number, audio: { bytes: Buffer; seconds: number
   const bytesPerChunk = Math.round((audio.bytes.length / audio.seconds) * (CHUNK_MS / 1000));
   const chunks = Math.floor((SECONDS * 1000) / CHUNK_MS);
   const procs = Array.from({ length: k }, (_, i) =>
-    spawn(
-      'ffmpeg',
-      [
-        '-v',
-        'fatal',
-        '-f',
-        'webm',
-        '-i',
-        'pipe:0',
-        '-ac',
-        '1',
-        '-ar',
-        '16000',
-        '-c:a',
-        'libopus',
-        '-b:a',
-        '24k',
-        '-application',
-        'voip',
-        '-frame_duration',
-        '20',
-        '-compression_level',
-        String(complexity),
-        '-f',
-        'ogg',
-        path.join(dir, `${i}.ogg`),
-      ],
-      { stdio: ['pipe', 'ignore', 'inherit'] },
-    ),
+    spawn('ffmpeg', ffmpegOpusArgs('pipe:0', path.join(dir, `${i}.ogg`), complexity, 'webm'), {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    }),
   );
   await sleep(500);
   const cpuOf = () => procs.reduce((sum, p) => sum + cpuSeconds(p.pid as number), 0);

@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMediaEngine } from '../src/media/index.ts';
+import { ffmpegOpusArgs } from './ffmpeg-baseline.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'bench/out');
@@ -72,26 +73,8 @@ function makeInputs(): Case[] {
 
 function runCli(input: string, output: string): number {
   const t = performance.now();
-  const r = spawnSync('ffmpeg', [
-    '-nostdin',
-    '-loglevel',
-    'error',
-    '-y',
-    '-i',
-    input,
-    '-vn',
-    '-ac',
-    '1',
-    '-ar',
-    '16000',
-    '-c:a',
-    'libopus',
-    '-b:a',
-    '24k',
-    '-application',
-    'voip',
-    output,
-  ]);
+  // libopus's default complexity (10) is what the engine uses for files (OPUS_COMPLEXITY).
+  const r = spawnSync('ffmpeg', ffmpegOpusArgs(input, output, 10));
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
   return performance.now() - t;
 }
