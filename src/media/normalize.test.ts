@@ -51,6 +51,8 @@ describe('media engine: normalize', () => {
     assert.equal(info.codec, 'opus');
     assert.equal(info.channels, 2);
     assert.match(info.container, /matroska|webm/);
+    // Written live like MediaRecorder's, the file declares no duration: probe measures its packets.
+    assert.ok(Math.abs(info.durationSec - 5) < 0.05, `duration ${info.durationSec}`);
   });
 
   const HOSTILE: Array<[string, string, RegExp]> = [

@@ -99,6 +99,31 @@ function declaredDurationSec(fmt: FormatContext, stream: Stream): number {
   return 0;
 }
 
+/**
+ * Duration from the packets themselves, for containers that declare none (MediaRecorder's WebM is
+ * written live, so its header has no duration): demuxing only, no decoding.
+ */
+function scannedDurationSec(fmt: FormatContext, stream: Stream): number {
+  const pkt = new Packet();
+  pkt.alloc();
+  let first: bigint | undefined;
+  let end = 0n;
+  try {
+    while (fmt.readFrameSync(pkt) >= 0) {
+      if (pkt.streamIndex === stream.index && pkt.pts >= 0n) {
+        if (first === undefined || pkt.pts < first) first = pkt.pts;
+        const packetEnd = pkt.pts + (pkt.duration > 0n ? pkt.duration : 0n);
+        if (packetEnd > end) end = packetEnd;
+      }
+      pkt.unref();
+    }
+  } finally {
+    pkt.free();
+  }
+  if (first === undefined) return 0;
+  return (Number(end - first) * stream.timeBase.num) / stream.timeBase.den;
+}
+
 export function openDecoder(stream: Stream): CodecContext {
   const codec = Codec.findDecoder(stream.codecpar.codecId);
   if (!codec) throw new AppError('unsupported_media', `no decoder for audio codec id ${stream.codecpar.codecId}`);
@@ -238,7 +263,7 @@ export function probeFile(path: string, limits: FileJobLimits): AudioInfo {
   try {
     const par = stream.codecpar;
     const sizeBytes = statSync(path).size;
-    const durationSec = declaredDurationSec(fmt, stream);
+    const durationSec = declaredDurationSec(fmt, stream) || scannedDurationSec(fmt, stream);
     let sampleRate = par.sampleRate;
     // Opus always decodes at 48 kHz; the OpusHead header records the rate it was encoded from.
     const extra = par.extradata;
