@@ -38,7 +38,6 @@ export interface RecordingsRepo {
   /** Sets the progress of a recording that is still processing (a no-op once it has finished). */
   setProgress(id: string, progress: number): Promise<void>;
   byStatus(statuses: RecordingStatus[], source?: RecordingSource): Promise<Recording[]>;
-  countActive(userId: string, source: RecordingSource): Promise<number>;
   delete(id: string): Promise<void>;
 }
 
@@ -122,17 +121,6 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
       let query = db.selectFrom('recordings').selectAll().where('status', 'in', statuses);
       if (source) query = query.where('source', '=', source);
       return query.orderBy('created_at').execute();
-    },
-
-    async countActive(userId, source) {
-      const row = await db
-        .selectFrom('recordings')
-        .select((eb) => eb.fn.countAll<number>().as('count'))
-        .where('user_id', '=', userId)
-        .where('source', '=', source)
-        .where('status', '=', 'receiving')
-        .executeTakeFirstOrThrow();
-      return Number(row.count);
     },
 
     async delete(id) {
