@@ -3,9 +3,12 @@
  * optional live transcoder (the fast path to a ready recording), and the timers that end it — the
  * resume grace period after a drop and the maximum duration.
  *
- * Bytes go to the raw log and, in the same order, to the transcoder. If the transcoder fails (worker
- * crash, pool full) the recording carries on with the raw log alone and is re-transcoded from it at the
- * end; no audio is lost either way.
+ * Bytes go to the raw log, and the transcoder (in a media worker) reads them from that file: once a
+ * chunk is written to the log (not yet fsynced; the page cache is shared) the transcoder is told how
+ * long the log now is. It must never be told about bytes that are not in the file yet, or it could
+ * take the end of the file for the end of the stream. If the transcoder fails (worker crash, pool full)
+ * the recording carries on with the raw log alone and is re-transcoded from it at the end; no audio is
+ * lost either way.
  */
 import type { ErrorCode } from '../errors.ts';
 import { AppError } from '../errors.ts';
@@ -67,6 +70,8 @@ export class LiveRecording implements RecordingHandle {
   #transcoderError: unknown;
   #transcodeChain: Promise<void>;
   #transcodePending = 0;
+  /** Raw log length the transcoder has been told about (and accepted). */
+  #advanced = 0;
   #paused = false;
   #graceTimer: NodeJS.Timeout | undefined;
   #durationTimer: NodeJS.Timeout;
@@ -169,13 +174,19 @@ export class LiveRecording implements RecordingHandle {
       this.#limitReached('recording_too_large');
       return;
     }
-    void this.#log.append(chunk).then(() => this.#checkPressure());
+    const written = this.#log.append(chunk);
+    void written.then(() => this.#checkPressure());
     if (this.#transcoderError === undefined) {
       this.#transcodePending += chunk.length;
       this.#transcodeChain = this.#transcodeChain.then(async () => {
-        if (this.#transcoderError === undefined && this.#transcoder) {
+        await written;
+        // Everything written by now, this chunk included; a step behind a burst may already be covered
+        // by an earlier one, which then saves the round trip to the worker.
+        const total = this.#log.written;
+        if (this.#transcoderError === undefined && this.#transcoder && total > this.#advanced) {
           try {
-            await this.#transcoder.write(chunk);
+            await this.#transcoder.advance(total);
+            this.#advanced = total;
           } catch (error) {
             this.#transcoderFailed(error);
           }

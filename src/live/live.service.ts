@@ -109,7 +109,10 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
       let recording: LiveRecording;
       try {
         await deps.spool.dirFor(row.id);
-        const transcoder = deps.media.openLive(deps.spool.pathFor(row.id, LIVE_OGG_FILE));
+        const transcoder = deps.media.openLive(
+          deps.spool.pathFor(row.id, LIVE_OGG_FILE),
+          deps.spool.pathFor(row.id, RAW_LOG_FILE),
+        );
         transcoder.catch(() => {}); // handled (logged, fallback) by the recording
         recording = await open(row.id, userId, transcoder, live.maxRecordingBytes, deps.maxDurationSec * 1000);
       } catch (error) {

@@ -53,6 +53,14 @@ export class RawLog {
     return this.#durable;
   }
 
+  /**
+   * Bytes written to the file so far (not necessarily fsynced). Readers of the file, such as the live
+   * transcoder, may read this far: the page cache is shared.
+   */
+  get written(): number {
+    return this.#written;
+  }
+
   /** Bytes accepted but not yet written (what backpressure watches). */
   get pending(): number {
     return this.#length - this.#written;

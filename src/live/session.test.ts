@@ -1,6 +1,6 @@
 /** The live session state machine, the recording's backpressure and the origin rule, without sockets. */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -224,8 +224,12 @@ describe('LiveRecording', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
+    const told: Array<{ total: number; inFile: number }> = [];
     const transcoder: LiveTranscoder = {
-      write: () => gate,
+      advance: async (total) => {
+        told.push({ total, inFile: (await stat(rawLog)).size });
+        await gate;
+      },
       finish: async () => ({
         container: 'ogg',
         codec: 'opus',
@@ -237,7 +241,9 @@ describe('LiveRecording', () => {
       }),
       abort: async () => {},
     };
+    let rawLog = '';
     await withRecording(transcoder, async (recording, dir) => {
+      rawLog = path.join(dir, 'input');
       const calls: string[] = [];
       const client: AttachedClient = {
         ack: () => {},
@@ -253,13 +259,18 @@ describe('LiveRecording', () => {
       release();
       await sleep(50);
       assert.deepEqual(calls, ['pause', 'resume']);
-      assert.equal((await readFile(path.join(dir, 'input'))).length, 5 * 300 * 1024);
+      assert.equal((await readFile(rawLog)).length, 5 * 300 * 1024);
+      // The transcoder reads the raw log itself: it is only told about bytes already in the file, and
+      // one advance covers every chunk written while the previous one was outstanding.
+      for (const { total, inFile } of told) assert.ok(inFile >= total, `told ${total} with ${inFile} in the file`);
+      assert.equal(told.at(-1)?.total, 5 * 300 * 1024);
+      assert.ok(told.length < 5, `${told.length} advances`);
     });
   });
 
   it('a failing transcoder falls back to the raw log without losing bytes', async () => {
     const transcoder: LiveTranscoder = {
-      write: async () => {
+      advance: async () => {
         throw new AppError('internal', 'media worker for this session crashed');
       },
       finish: async () => {

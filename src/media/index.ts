@@ -64,13 +64,13 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
         o.signal,
       ),
 
-    async openLive(output: string): Promise<LiveTranscoder> {
+    async openLive(output: string, input: string): Promise<LiveTranscoder> {
       const w = await pool.pinLive();
       const sid = nextSession++;
       w.live.add(sid);
       const release = () => w.live.delete(sid);
       try {
-        await pool.request(w, (id) => ({ type: 'live-open', id, sid, output, limits, encoder: liveEncoder }));
+        await pool.request(w, (id) => ({ type: 'live-open', id, sid, output, input, limits, encoder: liveEncoder }));
       } catch (err) {
         release();
         throw err;
@@ -80,9 +80,9 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
         if (ended) throw new AppError('bad_request', 'live session already finished');
       };
       return {
-        async write(chunk: Buffer): Promise<void> {
+        async advance(bytes: number): Promise<void> {
           guard();
-          await pool.request(w, (id) => ({ type: 'live-write', id, sid, chunk }));
+          await pool.request(w, (id) => ({ type: 'live-advance', id, sid, bytes }));
         },
         async finish(): Promise<AudioInfo> {
           guard();

@@ -1,19 +1,23 @@
 /**
- * One live session inside a media worker: container bytes arrive in order over IPC, are appended to a
- * scratch file next to the output, and are demuxed from it, decoded and appended to the Ogg/Opus
- * output as they arrive, so that finish() only has to flush the last few seconds.
+ * One live session inside a media worker: the API process appends the container bytes, in order, to
+ * the recording's raw log (its durable copy of what the client sent) and then tells us how long the
+ * log now is; we demux the new bytes straight from that file, decode them and append them to the
+ * Ogg/Opus output as they arrive, so that finish() only has to flush the last few seconds. The audio
+ * itself never crosses IPC and is written to disk once: our read(2) sees what the API process has
+ * written whether or not it has fsynced it yet (the page cache is shared).
  *
  * Everything runs on node-av's *synchronous* API. An earlier version fed the demuxer through a custom
  * AVIO read callback, which node-av only supports with the async API: every packet (50 a second per
  * session) then cost a libuv thread-pool hop and every read a cross-thread JS call, and the thread
- * wake-ups cost about as much CPU as decoding and encoding together. Here FFmpeg reads the scratch file
+ * wake-ups cost about as much CPU as decoding and encoding together. Here FFmpeg reads the raw log
  * through the `pipe:` protocol (a plain, non-seekable read of an fd we opened, so demuxers behave as on
  * a live stream and never seek ahead), and a packet is only asked for while at least READ_AHEAD bytes
- * lie beyond what the demuxer has consumed: a read therefore never reaches the end of what was written
- * (which FFmpeg would take as the end of the stream) until the input really has ended. Work is done in
- * slices of SLICE_MS so a burst on one session (a client catching up) cannot stall the others.
+ * of what we were told is written lie beyond what the demuxer has consumed: a read therefore never
+ * reaches the end of the file (which FFmpeg would take as the end of the stream) until the input really
+ * has ended. The log is only ever appended to, so bytes we were told about never change under us. Work
+ * is done in slices of SLICE_MS so a burst on one session (a client catching up) cannot stall the others.
  */
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
 import type { CodecContext, Stream } from 'node-av/lib';
 import { Dictionary, FFmpegError, FormatContext, Frame, Packet } from 'node-av/lib';
@@ -26,11 +30,11 @@ import { DecodeHealth, drainDecoder, openDecoder } from './transcode-file.ts';
 const LIVE_DEMUXERS = 'matroska,webm,ogg,mov,mp4,m4a';
 /** Probe limit once the input has ended (a short recording is opened all at once). */
 const LIVE_PROBE_BYTES = 256 * 1024;
-/** Largest single read(2) FFmpeg makes on the scratch file (the pipe protocol's `blocksize`). */
+/** Largest single read(2) FFmpeg makes on the raw log (the pipe protocol's `blocksize`). */
 const READ_BLOCK = 4096;
 /**
- * Bytes written before the demuxer is opened, and the probe limit while more input may follow: probing
- * plus one read stay well inside what is on disk. Browser headers take a few hundred bytes.
+ * Bytes of the raw log written before the demuxer is opened, and the probe limit while more input may
+ * follow: probing plus one read stay well inside what is on disk. Browser headers take a few hundred bytes.
  */
 const OPEN_BYTES = 32 * 1024;
 const OPEN_PROBE_BYTES = 8 * 1024;
@@ -42,7 +46,7 @@ const OPEN_PROBE_BYTES = 8 * 1024;
  */
 const READ_AHEAD = 16 * 1024;
 /**
- * Backlog above which write acknowledgements are held back. Bounds the work left for finish() (~1 min
+ * Backlog above which advance() acknowledgements are held back. Bounds the work left for finish() (~1 min
  * of audio at 32 kbps, well under a second to transcode) even when a client sends faster than real time.
  */
 const HIGH_WATER = 256 * 1024;
@@ -56,8 +60,9 @@ export class LiveSession {
   private readonly inputPath: string;
   private readonly maxDurationSec: number;
   private readonly encoder: OpusEncoderSettings;
-  private writeFd: number;
-  private readFd: number;
+  /** Opened with the demuxer: the API process may create the raw log only after it opened this session. */
+  private readFd = -1;
+  /** Bytes of the raw log the API process has told us are written. */
   private written = 0;
   private ended = false;
   private state: State = 'waiting';
@@ -65,6 +70,7 @@ export class LiveSession {
   private heldAcks: Array<() => void> = [];
   private finishWaiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
   private scheduled = false;
+  private released = false;
   private fmt: FormatContext | null = null;
   private opened = false;
   private stream: Stream | null = null;
@@ -74,35 +80,38 @@ export class LiveSession {
   private readonly health = new DecodeHealth();
   private writer: OggOpusWriter | null = null;
 
-  constructor(outputPath: string, maxDurationSec: number, encoder: OpusEncoderSettings = DEFAULT_ENCODER) {
+  constructor(
+    outputPath: string,
+    inputPath: string,
+    maxDurationSec: number,
+    encoder: OpusEncoderSettings = DEFAULT_ENCODER,
+  ) {
     this.outputPath = outputPath;
-    this.inputPath = `${outputPath}.input`;
+    this.inputPath = inputPath;
     this.maxDurationSec = maxDurationSec;
     this.encoder = encoder;
-    this.writeFd = openSync(this.inputPath, 'w', 0o600);
-    this.readFd = openSync(this.inputPath, 'r');
     this.pkt.alloc();
     this.frame.alloc();
   }
 
-  /** Resolves once the chunk is stored and the backlog is below HIGH_WATER. */
-  write(chunk: Buffer): Promise<void> {
+  /**
+   * The raw log now holds `total` bytes (already written to it). Resolves once the backlog is below
+   * HIGH_WATER.
+   */
+  advance(total: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended) return Promise.reject(new AppError('bad_request', 'live session already finished'));
-    try {
-      for (let off = 0; off < chunk.length; ) off += writeSync(this.writeFd, chunk, off, chunk.length - off);
-    } catch (err) {
-      this.fail(err);
-      return Promise.reject(this.failure);
-    }
-    this.written += chunk.length;
+    if (total > this.written) this.written = total;
     this.pump();
     if (this.failure) return Promise.reject(this.failure);
     if (this.backlog() < HIGH_WATER) return Promise.resolve();
     return new Promise((resolve) => this.heldAcks.push(resolve));
   }
 
-  /** End of input: demux what's left, finalise the Ogg file. Returns when the file is complete. */
+  /**
+   * End of input: the raw log is complete. Demux what's left (to the end of the file), finalise the Ogg
+   * file. Returns when the file is complete.
+   */
   finish(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     this.ended = true;
@@ -120,7 +129,7 @@ export class LiveSession {
     this.fail(new AppError('internal', 'live session aborted'));
   }
 
-  /** Bytes written but not yet consumed by the demuxer. */
+  /** Bytes of the raw log written but not yet consumed by the demuxer. */
   private backlog(): number {
     return this.written - (this.opened ? Number(this.fmt!.pbBytes) : 0);
   }
@@ -181,6 +190,7 @@ export class LiveSession {
   }
 
   private open(): void {
+    this.readFd = openSync(this.inputPath, 'r');
     const fmt = new FormatContext();
     this.fmt = fmt;
     const opts = new Dictionary();
@@ -224,20 +234,18 @@ export class LiveSession {
     for (const a of acks) a();
   }
 
-  /** Free everything native and remove the scratch input. Safe to call twice. */
+  /** Free everything native and close our fd on the raw log (the file is the API process's). Safe to call twice. */
   private release(): void {
-    if (this.writeFd < 0) return;
+    if (this.released) return;
+    this.released = true;
     this.writer?.close();
     this.dec?.freeContext();
     this.pkt.free();
     this.frame.free();
     if (this.opened) this.fmt?.closeInputSync();
     else this.fmt?.freeContext();
-    closeSync(this.writeFd);
-    closeSync(this.readFd);
-    this.writeFd = -1;
+    if (this.readFd >= 0) closeSync(this.readFd);
     this.readFd = -1;
-    rmSync(this.inputPath, { force: true });
   }
 
   /**

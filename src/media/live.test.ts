@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MediaEngineWithStats } from './index.ts';
@@ -8,8 +8,20 @@ import { fixture, opusHeadInputRate, rejectsWith, tempDir, writeToneWav } from '
 import type { LiveTranscoder } from './types.ts';
 
 const CHUNK = 4096;
-async function stream(live: LiveTranscoder, data: Buffer): Promise<void> {
-  for (let i = 0; i < data.length; i += CHUNK) await live.write(data.subarray(i, i + CHUNK));
+interface Live {
+  live: LiveTranscoder;
+  input: string;
+}
+/**
+ * Like the live layer with its raw log: append each chunk to the input file first, then tell the
+ * worker how long the file now is.
+ */
+async function stream({ live, input }: Live, data: Buffer): Promise<void> {
+  for (let i = 0; i < data.length; i += CHUNK) {
+    const chunk = data.subarray(i, i + CHUNK);
+    appendFileSync(input, chunk);
+    await live.advance(i + chunk.length);
+  }
 }
 
 describe('media engine: live', () => {
@@ -20,6 +32,13 @@ describe('media engine: live', () => {
   });
   after(() => engine.close());
 
+  /** A session writing `<name>.ogg` from the input file `<name>.input`, which starts out empty. */
+  async function open(name: string): Promise<Live> {
+    const input = join(dir, `${name}.input`);
+    writeFileSync(input, '');
+    return { live: await engine.openLive(join(dir, `${name}.ogg`), input), input };
+  }
+
   const CASES: Array<[string, number]> = [
     ['speech.webm', 5.0065],
     ['speech.ogg', 5.0065],
@@ -28,14 +47,15 @@ describe('media engine: live', () => {
   ];
   for (const [name, seconds] of CASES) {
     test(`${name} streamed in 4 KB chunks`, async () => {
-      const out = join(dir, `live-${name}.ogg`);
-      const live = await engine.openLive(out);
-      await stream(live, readFileSync(fixture(name)));
-      const info = await live.finish();
+      const s = await open(`live-${name}`);
+      await stream(s, readFileSync(fixture(name)));
+      const info = await s.live.finish();
       assert.equal(info.codec, 'opus');
       assert.equal(info.channels, 1);
-      assert.equal(opusHeadInputRate(out), 16_000);
+      assert.equal(opusHeadInputRate(join(dir, `live-${name}.ogg`)), 16_000);
       assert.ok(Math.abs(info.durationSec - seconds) / seconds < 0.02, `duration ${info.durationSec}`);
+      // The input belongs to the caller (it is the live layer's raw log): the worker leaves it alone.
+      assert.equal(readFileSync(s.input).length, readFileSync(fixture(name)).length);
     });
   }
 
@@ -45,50 +65,67 @@ describe('media engine: live', () => {
     writeToneWav(wav, 180);
     const source = join(dir, 'long-source.ogg');
     await engine.normalize(wav, source);
-    const live = await engine.openLive(join(dir, 'live-long.ogg'));
-    await stream(live, readFileSync(source));
+    const s = await open('live-long');
+    await stream(s, readFileSync(source));
     const t0 = performance.now();
-    const info = await live.finish();
+    const info = await s.live.finish();
     const finishMs = performance.now() - t0;
     assert.ok(finishMs < 2000, `finish took ${finishMs} ms`);
     assert.ok(Math.abs(info.durationSec - 180) < 0.2, `duration ${info.durationSec}`);
   });
 
+  test('one advance may cover many appends', async () => {
+    const wav = join(dir, 'batched.wav');
+    writeToneWav(wav, 60);
+    const source = join(dir, 'batched-source.ogg');
+    await engine.normalize(wav, source);
+    const data = readFileSync(source);
+    const s = await open('live-batched');
+    for (let i = 0; i < data.length; i += 3 * CHUNK) {
+      for (let j = i; j < Math.min(i + 3 * CHUNK, data.length); j += CHUNK) {
+        appendFileSync(s.input, data.subarray(j, Math.min(j + CHUNK, i + 3 * CHUNK)));
+      }
+      await s.live.advance(Math.min(i + 3 * CHUNK, data.length));
+    }
+    const info = await s.live.finish();
+    assert.ok(Math.abs(info.durationSec - 60) < 0.2, `duration ${info.durationSec}`);
+  });
+
   test('several sessions share a worker', async () => {
     const data = readFileSync(fixture('speech.webm'));
-    const sessions = await Promise.all([1, 2, 3].map((i) => engine.openLive(join(dir, `multi-${i}.ogg`))));
+    const sessions = await Promise.all([1, 2, 3].map((i) => open(`multi-${i}`)));
     assert.equal(engine.stats().workers[0]?.live, 3);
     await Promise.all(sessions.map((s) => stream(s, data)));
-    const infos = await Promise.all(sessions.map((s) => s.finish()));
+    const infos = await Promise.all(sessions.map((s) => s.live.finish()));
     for (const info of infos) assert.ok(Math.abs(info.durationSec - 5.0065) < 0.1);
     assert.equal(engine.stats().workers[0]?.live, 0);
   });
 
   test('finish() without any bytes is invalid_media', async () => {
-    const live = await engine.openLive(join(dir, 'empty.ogg'));
-    await rejectsWith(live.finish(), 'invalid_media', /without any data/);
+    const s = await open('empty');
+    await rejectsWith(s.live.finish(), 'invalid_media', /without any data/);
   });
 
   test('undecodable bytes are invalid_media', async () => {
-    const live = await engine.openLive(join(dir, 'garbage.ogg'));
-    // The worker gives up as soon as it tries to open the stream: a later write may already reject.
-    await stream(live, Buffer.alloc(50_000, 'not a media stream ')).catch(() => {});
-    await rejectsWith(live.finish(), 'invalid_media');
+    const s = await open('garbage');
+    // The worker gives up as soon as it tries to open the stream: a later advance may already reject.
+    await stream(s, Buffer.alloc(50_000, 'not a media stream ')).catch(() => {});
+    await rejectsWith(s.live.finish(), 'invalid_media');
   });
 
   test('a stream type that cannot be live (MP3) is rejected', async () => {
-    const live = await engine.openLive(join(dir, 'mp3.ogg'));
-    await stream(live, readFileSync(fixture('speech.mp3')));
-    await rejectsWith(live.finish(), 'invalid_media', /WebM, Ogg or MP4/);
+    const s = await open('mp3');
+    await stream(s, readFileSync(fixture('speech.mp3')));
+    await rejectsWith(s.live.finish(), 'invalid_media', /WebM, Ogg or MP4/);
   });
 
   test('abort discards the session and the worker carries on', async () => {
-    const live = await engine.openLive(join(dir, 'aborted.ogg'));
-    await live.write(readFileSync(fixture('speech.webm')).subarray(0, 8000));
-    await live.abort();
+    const s = await open('aborted');
+    await stream(s, readFileSync(fixture('speech.webm')).subarray(0, 8000));
+    await s.live.abort();
     assert.equal(engine.stats().workers[0]?.live, 0);
-    const again = await engine.openLive(join(dir, 'after-abort.ogg'));
+    const again = await open('after-abort');
     await stream(again, readFileSync(fixture('speech.ogg')));
-    assert.equal((await again.finish()).codec, 'opus');
+    assert.equal((await again.live.finish()).codec, 'opus');
   });
 });

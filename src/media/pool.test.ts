@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MediaEngineWithStats } from './index.ts';
@@ -43,13 +44,15 @@ describe('media engine: worker supervision', () => {
   });
 
   test('a crashed worker fails its live sessions with AppError internal', async () => {
-    const live = await engine.openLive(join(dir, 'live-crash.ogg'));
-    await live.write(Buffer.alloc(100));
+    const input = join(dir, 'live-crash.input');
+    writeFileSync(input, Buffer.alloc(100));
+    const live = await engine.openLive(join(dir, 'live-crash.ogg'), input);
+    await live.advance(100);
     const w = engine.stats().workers.find((x) => x.live > 0);
     assert.ok(w?.pid);
     process.kill(w.pid, 'SIGKILL');
     await waitFor(() => !engine.stats().workers.some((x) => x.pid === w.pid));
-    await rejectsWith(live.write(Buffer.alloc(100)), 'internal');
+    await rejectsWith(live.advance(200), 'internal');
     await rejectsWith(live.finish(), 'internal');
   });
 

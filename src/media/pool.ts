@@ -151,7 +151,7 @@ export class MediaPool {
     const proc = fork(WORKER_ENTRY, [], {
       execPath: process.execPath,
       execArgv: [],
-      serialization: 'advanced', // Buffers cross IPC as bytes, not JSON arrays
+      serialization: 'advanced', // structured clone, not JSON: values arrive as sent (NaN stays NaN, not null)
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const w = new WorkerHandle(proc);

@@ -19,10 +19,12 @@ export type Request =
       id: number;
       sid: number;
       output: string;
+      /** The raw log the session reads its input from (see live-session.ts). */
+      input: string;
       limits: JobLimits;
       encoder: OpusEncoderSettings;
     }
-  | { type: 'live-write'; id: number; sid: number; chunk: Uint8Array }
+  | { type: 'live-advance'; id: number; sid: number; bytes: number }
   | { type: 'live-finish'; id: number; sid: number }
   | { type: 'live-abort'; id: number; sid: number };
 

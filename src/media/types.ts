@@ -20,11 +20,17 @@ export interface NormalizeOptions {
   signal?: AbortSignal;
 }
 
-/** One live session: bytes of ONE continuous container stream arrive in order. */
+/**
+ * One live session reading ONE continuous container stream from an input file that the caller appends
+ * to. The worker reads the file itself; the caller only says how far it has been written.
+ */
 export interface LiveTranscoder {
-  /** Resolves when the worker has consumed the chunk (use for backpressure). */
-  write(chunk: Buffer): Promise<void>;
-  /** End of input: flush, finalise the Ogg file, return its info. */
+  /**
+   * The input file now holds `totalBytes` bytes, all already written to it (not necessarily fsynced).
+   * Resolves when the worker's backlog is small again (use for backpressure).
+   */
+  advance(totalBytes: number): Promise<void>;
+  /** End of input (the file is complete): flush, finalise the Ogg file, return its info. */
   finish(): Promise<AudioInfo>;
   /** Discard (output file may remain partial). */
   abort(): Promise<void>;
@@ -34,7 +40,8 @@ export interface MediaEngine {
   probe(path: string): Promise<AudioInfo>;
   /** Any input -> Ogg/Opus 16 kHz mono 24 kbps; returns the OUTPUT info. */
   normalize(inputPath: string, outputPath: string, opts?: NormalizeOptions): Promise<AudioInfo>;
-  openLive(outputPath: string): Promise<LiveTranscoder>;
+  /** A live transcoder from `inputPath` (appended to while it runs) to Ogg/Opus at `outputPath`. */
+  openLive(outputPath: string, inputPath: string): Promise<LiveTranscoder>;
   /** Stop workers; pending jobs fail with AppError internal. */
   close(): Promise<void>;
 }

@@ -47,10 +47,10 @@ async function handle(msg: Request): Promise<Reply> {
       cancelled.add(msg.target);
       return { type: 'done', id: msg.id };
     case 'live-open':
-      sessions.set(msg.sid, new LiveSession(msg.output, msg.limits.maxDurationSec, msg.encoder));
+      sessions.set(msg.sid, new LiveSession(msg.output, msg.input, msg.limits.maxDurationSec, msg.encoder));
       return { type: 'done', id: msg.id };
-    case 'live-write':
-      await session(msg.sid).write(Buffer.from(msg.chunk.buffer, msg.chunk.byteOffset, msg.chunk.byteLength));
+    case 'live-advance':
+      await session(msg.sid).advance(msg.bytes);
       return { type: 'done', id: msg.id };
     case 'live-finish': {
       const s = session(msg.sid);
