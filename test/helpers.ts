@@ -140,3 +140,21 @@ export async function registerUser(server: Pick<TestServer, 'url'>, email?: stri
     orgId: me.body.personal_org_id,
   };
 }
+
+/** Polls a recording until it is `ready` or `failed` and returns it; throws after `timeoutMs`. */
+export async function waitForRecording(
+  server: Pick<TestServer, 'url'>,
+  user: Pick<TestUser, 'token'>,
+  id: string,
+  timeoutMs = 30_000,
+  onPoll: (recording: any) => void = () => {},
+): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await api(server, 'GET', `/api/recordings/${id}`, { token: user.token });
+    onPoll(res.body);
+    if (res.status === 200 && (res.body.status === 'ready' || res.body.status === 'failed')) return res.body;
+    if (Date.now() > deadline) throw new Error(`recording ${id} not finished: ${JSON.stringify(res.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { api, type TestServer, type TestUser } from './helpers.ts';
+import type { TestServer, TestUser } from './helpers.ts';
 import { longSpeech } from './speech.ts';
 
+export { waitForRecording } from './helpers.ts';
 export { decodedSeconds, FIXTURES } from './speech.ts';
 
 /** Opus speech of `seconds` in a streaming container (see speech.ts). */
@@ -100,22 +101,6 @@ export async function sendAudio(
     if (client.ws.readyState !== WebSocket.OPEN) return;
     client.send(bytes.subarray(offset, Math.min(end, offset + chunk)));
     if (options.bytesPerSecond) await sleep((chunk / options.bytesPerSecond) * 1000);
-  }
-}
-
-/** Polls the recording until it is ready or failed. */
-export async function waitForRecording(
-  server: Pick<TestServer, 'url'>,
-  user: TestUser,
-  id: string,
-  timeoutMs = 30_000,
-): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api(server, 'GET', `/api/recordings/${id}`, { token: user.token });
-    if (res.status === 200 && (res.body.status === 'ready' || res.body.status === 'failed')) return res.body;
-    if (Date.now() > deadline) throw new Error(`recording ${id} not finished: ${JSON.stringify(res.body)}`);
-    await sleep(100);
   }
 }
 

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
+import { api, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
 import {
   decodedSeconds,
   type LiveClient,
@@ -57,7 +57,10 @@ describe('live recording: resume and grace period', () => {
       client.ws.terminate(); // no close frame: the server sees 1006
       await client.closed;
       await sleep(50);
-      assert.equal((await waitForStatus(server, user, recordingId)).status, 'receiving');
+      assert.equal(
+        (await api(server, 'GET', `/api/recordings/${recordingId}`, { token: user.token })).body.status,
+        'receiving',
+      );
 
       const { client: again, resumed } = await resumeRecording(server, user, recordingId);
       assert.equal(resumed.status, 'recording_resumed');
@@ -112,7 +115,10 @@ describe('live recording: resume and grace period', () => {
     const droppedAt = Date.now();
     client.ws.terminate();
     await sleep(GRACE_MS / 2);
-    assert.equal((await waitForStatus(server, user, recordingId)).status, 'receiving');
+    assert.equal(
+      (await api(server, 'GET', `/api/recordings/${recordingId}`, { token: user.token })).body.status,
+      'receiving',
+    );
     const recording = await waitForRecording(server, user, recordingId);
     assert.ok(Date.now() - droppedAt >= GRACE_MS);
     assert.equal(recording.status, 'ready');
@@ -122,11 +128,6 @@ describe('live recording: resume and grace period', () => {
     assert.ok(recording.duration_sec < seconds / 2);
   });
 });
-
-async function waitForStatus(server: TestServer, user: TestUser, id: string) {
-  const res = await fetch(`${server.url}/api/recordings/${id}`, { headers: { authorization: `Bearer ${user.token}` } });
-  return res.json() as Promise<any>;
-}
 
 describe('live recording: SIGKILL of the server mid-recording', () => {
   it('keeps every acknowledged byte, lets the client resume after the restart, finalises the rest', async () => {

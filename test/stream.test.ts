@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
+import { api, registerUser, startTestServer, type TestServer, type TestUser, waitForRecording } from './helpers.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 const SOURCE_SECONDS = 5.0;
@@ -246,13 +246,7 @@ describe('abandoned chunked stream', () => {
         headers: { 'content-type': 'audio/ogg' },
       });
       assert.equal(first.status, 201, JSON.stringify(first.body));
-      let recording: any;
-      for (let i = 0; i < 60; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        recording = (await api(server, 'GET', `/api/recordings/${first.body.recording_id}`, { token: user.token }))
-          .body;
-        if (recording.status !== 'receiving' && recording.status !== 'processing') break;
-      }
+      const recording = await waitForRecording(server, user, first.body.recording_id, 15_000);
       assert.equal(recording.status, 'ready', JSON.stringify(recording));
       assert.equal(recording.codec, 'opus');
       assert.ok(recording.duration_sec > SOURCE_SECONDS * 0.4 && recording.duration_sec < SOURCE_SECONDS * 0.75);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createMediaEngine, type MediaEngine } from '../src/media/index.ts';
-import { api, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
+import { api, registerUser, startTestServer, type TestServer, type TestUser, waitForRecording } from './helpers.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
@@ -19,23 +19,6 @@ async function upload(
   form.append('file', new Blob([file]), options.filename ?? 'audio.bin');
   for (const [key, value] of options.fieldsAfter ?? []) form.append(key, value);
   return api(server, 'POST', `/api/recordings/upload${options.query ?? ''}`, { token, body: form });
-}
-
-async function pollUntilSettled(
-  server: TestServer,
-  token: string,
-  id: string,
-  timeoutMs = 120_000,
-  onPoll: (body: any) => void = () => {},
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api(server, 'GET', `/api/recordings/${id}`, { token });
-    onPoll(res.body);
-    if (res.status !== 200 || res.body.status === 'ready' || res.body.status === 'failed') return res;
-    if (Date.now() > deadline) throw new Error(`recording ${id} still ${res.body.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Retries `check` for a couple of seconds (clean-up runs just after the status changes). */
@@ -208,10 +191,10 @@ describe('uploads', () => {
     assert.equal(res.status, 202, JSON.stringify(res.body));
     assert.equal(res.body.status, 'processing');
     assert.ok(res.body.progress >= 0 && res.body.progress < 1);
-    const done = await pollUntilSettled(server, user.token, res.body.id);
-    assert.equal(done.body.status, 'ready');
-    assert.equal(done.body.progress, 1);
-    assert.ok(Math.abs(done.body.duration_sec - 120.156) < 2.4, `duration ${done.body.duration_sec}`);
+    const done = await waitForRecording(server, user, res.body.id, 120_000);
+    assert.equal(done.status, 'ready');
+    assert.equal(done.progress, 1);
+    assert.ok(Math.abs(done.duration_sec - 120.156) < 2.4, `duration ${done.duration_sec}`);
   });
 });
 
@@ -269,15 +252,13 @@ describe('processing across a restart', () => {
         reuse: { dataDir: server.dataDir, ...(server.schema ? { schema: server.schema } : {}) },
       });
       const progress: number[] = [];
-      const done = await pollUntilSettled(server, user.token, res.body.id, 120_000, (body) =>
-        progress.push(body.progress),
-      );
-      assert.equal(done.body.status, 'ready', JSON.stringify(done.body));
+      const done = await waitForRecording(server, user, res.body.id, 120_000, (body) => progress.push(body.progress));
+      assert.equal(done.status, 'ready', JSON.stringify(done));
       assert.ok(
         progress.some((p) => p > 0 && p < 1),
         `progress is reported while processing: ${progress}`,
       );
-      assert.ok(Math.abs(done.body.duration_sec - 600.78) < 12, `duration ${done.body.duration_sec}`);
+      assert.ok(Math.abs(done.duration_sec - 600.78) < 12, `duration ${done.duration_sec}`);
       await eventually(async () => assert.deepEqual(await spoolEntries(server), []));
     } finally {
       await server.close();
@@ -295,9 +276,9 @@ describe('processing across a restart', () => {
       server = await startTestServer({
         reuse: { dataDir: server.dataDir, ...(server.schema ? { schema: server.schema } : {}) },
       });
-      const done = await pollUntilSettled(server, user.token, res.body.id);
-      assert.equal(done.body.status, 'failed');
-      assert.match(done.body.error, /restart/);
+      const done = await waitForRecording(server, user, res.body.id, 120_000);
+      assert.equal(done.status, 'failed');
+      assert.match(done.error, /restart/);
     } finally {
       await server.close();
     }
