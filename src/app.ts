@@ -3,13 +3,14 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createWindowLimiter } from './auth/attempt-limiter.ts';
 import { authRoutes } from './auth/auth.routes.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createPasswordHasher } from './auth/passwords.ts';
 import { createRefreshTokensRepo } from './auth/refresh-tokens.repo.ts';
 import { createTokenService } from './auth/tokens.ts';
 import { createUsersRepo } from './auth/users.repo.ts';
+import { createNamedLeases } from './cluster/named-leases.ts';
+import { createRateLimiter } from './cluster/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
@@ -21,7 +22,10 @@ import { createOrgsRepo } from './orgs/orgs.repo.ts';
 import { orgsRoutes } from './orgs/orgs.routes.ts';
 import { createOrgsService } from './orgs/orgs.service.ts';
 import { runPeriodically } from './periodic.ts';
+import { createJobsRepo } from './recordings/jobs.repo.ts';
 import { createKeyedLock } from './recordings/keyed-lock.ts';
+import { createLifecycle } from './recordings/lifecycle.ts';
+import { createProcessor } from './recordings/processing.ts';
 import { createRecordingsRepo } from './recordings/recordings.repo.ts';
 import { recordingsRoutes } from './recordings/recordings.routes.ts';
 import { createRecordingsService } from './recordings/recordings.service.ts';
@@ -53,12 +57,12 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const orgAccess = createOrgAccess(database.db);
   const users = createUsersRepo(database.db);
   const orgsRepo = createOrgsRepo(database.db, database.dialect);
-  const accountLimiter = createWindowLimiter({ max: config.rateLimit.authPerAccountPerMinute, windowMs: 60_000 });
+  const limiter = createRateLimiter(database.db);
 
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: config.limits.jsonBodyBytes,
-    trustProxy: false,
+    trustProxy: config.trustProxy,
     // Request ids make a client's error report findable in the logs.
     requestIdHeader: 'x-request-id',
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -83,7 +87,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     orgs: orgsRepo,
     tokens,
     passwords: createPasswordHasher(config.argon2),
-    accountLimiter,
+    limiter,
+    accountRule: { max: config.rateLimit.authPerAccountPerMinute, windowMs: 60_000 },
     jwt: config.jwt,
     log: app.log,
   });
@@ -91,6 +96,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     prefix: '/api/auth',
     auth,
     tokens,
+    limiter,
     perIpPerMinute: config.rateLimit.authPerIpPerMinute,
     bodyLimit: config.limits.jsonBodyBytes,
   });
@@ -109,58 +115,93 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const blobs = createLocalBlobStore(path.join(config.dataDir, 'blobs'));
   const spool = createSpool(path.join(config.dataDir, 'spool'));
   const recordingsRepo = createRecordingsRepo(database.db);
-  const recordingLocks = createKeyedLock();
-  const recordings = createRecordingsService({
+  const jobs = createJobsRepo(database.db, database.dialect, config.nodeId);
+  const lifecycle = createLifecycle({
+    db: database.db,
     repo: recordingsRepo,
+    jobs,
     blobs,
     spool,
+    nodeId: config.nodeId,
+    leaseMs: config.leases.leaseMs,
+    failedInputRetentionSec: config.processing.failedInputRetentionSec,
+    maxQueuedPerUser: config.processing.maxQueuedPerUser,
+    log: app.log.child({ module: 'recordings' }),
+  });
+  const processor = createProcessor({
+    jobs,
+    lifecycle,
     media,
-    orgAccess,
-    locks: recordingLocks,
-    logger: app.log,
-    concurrency: config.media.workers,
-  });
-  const uploads = createUploadReceiver({
-    repo: recordingsRepo,
     spool,
-    orgAccess,
-    recordings,
-    waitMs: config.media.processingWaitMs,
+    log: app.log.child({ module: 'processing' }),
+    concurrency: config.media.workers,
+    leaseMs: config.leases.leaseMs,
+    maxAttempts: config.processing.maxAttempts,
+    retryBaseMs: config.processing.retryBaseMs,
+    maxRunningPerUser: config.processing.maxRunningPerUser,
+    maxRunningPerOrg: config.processing.maxRunningPerOrg,
+    maxDurationSec: config.limits.maxDurationSec,
   });
+  const recordings = createRecordingsService({ repo: recordingsRepo, blobs, lifecycle, orgAccess });
+  const uploads = createUploadReceiver({ spool, orgAccess, lifecycle, waitMs: config.media.processingWaitMs });
   const streams = createStreamService({
     repo: recordingsRepo,
-    spool,
     orgAccess,
     recordings,
-    locks: recordingLocks,
+    lifecycle,
+    locks: createKeyedLock(),
     maxBytes: config.limits.uploadBytes,
     finishWaitMs: config.media.processingWaitMs,
   });
   await app.register(recordingsRoutes, { recordings, uploads, tokens, uploadBytes: config.limits.uploadBytes });
-  await app.register(streamRoutes, { streams, tokens, chunkBytes: config.limits.streamChunkBytes });
-  await recordings.recover();
+  await app.register(streamRoutes, { streams, tokens, spool, chunkBytes: config.limits.streamChunkBytes });
+
+  // Work in progress on this node's disk is worthless after a restart (everything received is in the
+  // store), except the raw logs of live recordings this node still owns: recovery takes those back.
+  await lifecycle.sweepSpool();
+  const live = await registerLive(app, {
+    config,
+    dialect: database.dialect,
+    tokens,
+    orgAccess,
+    repo: recordingsRepo,
+    lifecycle,
+    media,
+    spool,
+  });
+  processor.start();
+
+  const leases = createNamedLeases(database.db, config.nodeId);
+  const periodic = { log: app.log, leases };
   const streamIdleMs = config.limits.streamIdleFinishSec * 1000;
   const housekeeping = [
     runPeriodically(
       'finish idle streams',
       Math.min(streamIdleMs / 4, 15 * 60_000),
       () => streams.finishIdle(streamIdleMs),
-      app.log,
+      periodic,
     ),
-    runPeriodically('purge expired refresh tokens', 60 * 60_000, () => auth.purgeExpiredRefreshTokens(), app.log),
+    runPeriodically(
+      'finish abandoned live recordings',
+      Math.max(1000, Math.min(config.live.resumeGraceMs / 4, 30_000)),
+      () => live.finishAbandoned(),
+      periodic,
+    ),
+    runPeriodically('expire kept inputs of failed recordings', 60 * 60_000, () => lifecycle.expireInputs(), periodic),
+    runPeriodically('purge expired refresh tokens', 60 * 60_000, () => auth.purgeExpiredRefreshTokens(), periodic),
+    runPeriodically('purge rate-limit windows', 10 * 60_000, () => limiter.purge(60 * 60_000), periodic),
   ];
   await Promise.all(housekeeping.map((task) => task.firstRun));
-
-  await registerLive(app, { config, tokens, orgAccess, repo: recordingsRepo, recordings, media, spool });
 
   // The web page at `/` (web/dist); its `GET /*` fallback only gets paths no other route matches.
   await app.register(webRoutes);
 
   app.addHook('onClose', async () => {
-    accountLimiter.close();
     for (const task of housekeeping) task.stop();
-    // Processing stops first (unfinished jobs resume at the next start), then the engine, then the database.
-    await Promise.all([recordings.close(), media.close()]);
+    // Processing stops first (its jobs go back to the queue), then the engine, then the store and the database.
+    await processor.close();
+    await media.close();
+    await blobs.close();
     await database.close();
   });
   return app;

@@ -14,6 +14,15 @@ export interface Config {
   dataDir: string;
   /** `sqlite:<path>` or a `postgres://` URL. */
   databaseUrl: string;
+  /** This node's name in leases and job claims; stable across restarts on the same data folder. */
+  nodeId: string;
+  /** Several nodes share the database and the object store (STORAGE_URL is s3://). */
+  cluster: boolean;
+  /**
+   * Which peers may state the client's address in X-Forwarded-For (a load balancer): false, or a
+   * comma-separated list of addresses/CIDRs as Fastify's `trustProxy` takes. Rate limits per address use it.
+   */
+  trustProxy: false | string;
   /** Extra origins allowed to open live sessions; the server's own origin is always allowed. */
   allowedOrigins: readonly string[];
   jwt: {
@@ -37,6 +46,24 @@ export interface Config {
     /** A chunked stream with no new chunk for this long is finished with what it has. */
     streamIdleFinishSec: number;
   };
+  /**
+   * Ownership of in-flight work: a node renews its leases every third of `leaseMs`; another node may take
+   * over work whose lease has expired. Clocks of the nodes must agree to well within this.
+   */
+  leases: { leaseMs: number };
+  processing: {
+    /** Attempts of one processing job before the recording fails (transient errors: worker crash, storage). */
+    maxAttempts: number;
+    /** First retry delay; doubled per attempt, with jitter. */
+    retryBaseMs: number;
+    /** Fair share: jobs of one user (and of one organisation) running at once across the cluster. */
+    maxRunningPerUser: number;
+    maxRunningPerOrg: number;
+    /** Jobs one user may have waiting; beyond it new work is refused with 429. */
+    maxQueuedPerUser: number;
+    /** A failed recording keeps what was received this long, for "process again". */
+    failedInputRetentionSec: number;
+  };
   /** processingWaitMs: how long an upload or a stream's last chunk waits for processing before answering 202. */
   media: {
     workers: number;
@@ -54,6 +81,8 @@ export interface Config {
     idleTimeoutMs: number;
     resumeGraceMs: number;
     fsyncIntervalMs: number;
+    /** How often received audio is committed to the object store as a segment (the committed watermark). */
+    commitIntervalMs: number;
     maxSessionsPerUser: number;
     maxBinaryFrameBytes: number;
     maxTextFrameBytes: number;
@@ -84,14 +113,12 @@ function secretFrom(value: string, name: string): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-/** The embedded default keeps a generated secret in the data folder so tokens survive restarts. */
-function loadOrCreateSecret(dataDir: string): Uint8Array {
-  const file = path.join(dataDir, 'jwt-secret');
-  if (!existsSync(file)) {
-    writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' });
-  }
+/** A value generated once into the data folder, so it survives restarts (the signing secret, the node id). */
+function loadOrCreate(dataDir: string, name: string, create: () => string): string {
+  const file = path.join(dataDir, name);
+  if (!existsSync(file)) writeFileSync(file, create(), { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
-  return secretFrom(readFileSync(file, 'utf8').trim(), file);
+  return readFileSync(file, 'utf8').trim();
 }
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
@@ -106,7 +133,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   let secret: Uint8Array;
   if (env.JWT_SECRET_FILE) secret = secretFrom(readFileSync(env.JWT_SECRET_FILE, 'utf8').trim(), 'JWT_SECRET_FILE');
   else if (env.JWT_SECRET) secret = secretFrom(env.JWT_SECRET, 'JWT_SECRET');
-  else secret = loadOrCreateSecret(dataDir);
+  else {
+    const file = path.join(dataDir, 'jwt-secret');
+    secret = secretFrom(
+      loadOrCreate(dataDir, 'jwt-secret', () => randomBytes(48).toString('base64url')),
+      file,
+    );
+  }
   const previousKeys = (env.JWT_PREVIOUS_SECRETS ?? '')
     .split(',')
     .filter(Boolean)
@@ -116,17 +149,37 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       return { keyId: entry.slice(0, at), secret: secretFrom(entry.slice(at + 1), 'JWT_PREVIOUS_SECRETS') };
     });
 
+  // Several nodes on one database and one object store: each must sign and verify with the same key,
+  // and a secret generated into one node's data folder would split the cluster.
+  const cluster = (env.STORAGE_URL ?? '').startsWith('s3://');
+  if (cluster && !databaseUrl.startsWith('postgres')) {
+    throw new ConfigError('cluster mode (STORAGE_URL=s3://...) needs DATABASE_URL=postgres://...: SQLite is one node');
+  }
+  if (cluster && !env.JWT_SECRET && !env.JWT_SECRET_FILE) {
+    throw new ConfigError(
+      'cluster mode (STORAGE_URL=s3://...) needs JWT_SECRET or JWT_SECRET_FILE shared by every node',
+    );
+  }
+  const nodeId = env.NODE_ID || loadOrCreate(dataDir, 'node-id', () => `node-${randomBytes(6).toString('hex')}`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) {
+    throw new ConfigError('NODE_ID must be 1 to 64 letters, digits, dots, dashes or underscores');
+  }
+
   const logLevel = env.LOG_LEVEL || 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
   }
 
+  const mediaWorkers = int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64);
   const config: Config = {
     host: env.HOST || '127.0.0.1',
     port: int(env, 'PORT', 8000, 0, 65535),
     logLevel,
     dataDir,
     databaseUrl,
+    nodeId,
+    cluster,
+    trustProxy: env.TRUST_PROXY ? env.TRUST_PROXY : false,
     allowedOrigins: (env.ALLOWED_ORIGINS ?? '')
       .split(',')
       .map((origin) => origin.trim())
@@ -160,8 +213,17 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxDurationSec: int(env, 'MAX_RECORDING_SECONDS', 6 * 3600, 1),
       streamIdleFinishSec: int(env, 'STREAM_IDLE_FINISH_SECONDS', 24 * 3600, 1),
     },
+    leases: { leaseMs: int(env, 'LEASE_TTL_MS', 20_000, 1000, 600_000) },
+    processing: {
+      maxAttempts: int(env, 'PROCESSING_MAX_ATTEMPTS', 5, 1, 100),
+      retryBaseMs: int(env, 'PROCESSING_RETRY_BASE_MS', 10_000, 10, 3_600_000),
+      maxRunningPerUser: int(env, 'PROCESSING_MAX_RUNNING_PER_USER', Math.max(1, mediaWorkers - 1), 1, 10_000),
+      maxRunningPerOrg: int(env, 'PROCESSING_MAX_RUNNING_PER_ORG', Math.max(1, mediaWorkers - 1), 1, 10_000),
+      maxQueuedPerUser: int(env, 'PROCESSING_MAX_QUEUED_PER_USER', 50, 1, 100_000),
+      failedInputRetentionSec: int(env, 'FAILED_INPUT_RETENTION_SECONDS', 7 * 24 * 3600, 0),
+    },
     media: {
-      workers: int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64),
+      workers: mediaWorkers,
       jobTimeoutMs: int(env, 'MEDIA_JOB_TIMEOUT_MS', 30 * 60 * 1000, 1000),
       processingWaitMs: int(env, 'PROCESSING_WAIT_MS', 3000, 0, 60_000),
       maxLivePerWorker: int(env, 'MEDIA_MAX_LIVE_PER_WORKER', 256, 1, 4096),
@@ -173,6 +235,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       idleTimeoutMs: int(env, 'LIVE_IDLE_TIMEOUT_MS', 60_000, 1000),
       resumeGraceMs: int(env, 'LIVE_RESUME_GRACE_MS', 120_000, 0),
       fsyncIntervalMs: int(env, 'LIVE_FSYNC_INTERVAL_MS', 200, 10, 10_000),
+      commitIntervalMs: int(env, 'LIVE_COMMIT_INTERVAL_MS', 5000, 50, 600_000),
       maxSessionsPerUser: int(env, 'LIVE_MAX_SESSIONS_PER_USER', 3, 1),
       maxBinaryFrameBytes: int(env, 'LIVE_MAX_BINARY_FRAME_BYTES', 1024 * 1024, 1024),
       maxTextFrameBytes: int(env, 'LIVE_MAX_TEXT_FRAME_BYTES', 4096, 256),

@@ -23,11 +23,15 @@ export const ERRORS = {
   rate_limited: { http: 429, ws: 4429 },
   too_many_sessions: { http: 429, ws: 4429 },
   busy: { http: 503, ws: 1013 },
+  /** A dependency (database, object storage) is unreachable; retry later. */
+  unavailable: { http: 503, ws: 1011 },
+  insufficient_storage: { http: 507, ws: 1011 },
   media_timeout: { http: 422, ws: 4408 },
   // Live sessions (src/live/protocol.ts documents when each is used).
   handshake_timeout: { http: 408, ws: 1008 },
   idle_timeout: { http: 408, ws: 4408 },
   session_taken_over: { http: 409, ws: 4409 },
+  recording_finished: { http: 409, ws: 4410 },
   recording_too_large: { http: 413, ws: 4413 },
   internal: { http: 500, ws: 1011 },
 } as const satisfies Record<string, { http: number; ws: number }>;

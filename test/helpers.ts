@@ -5,6 +5,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { type App, buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
+import type { BlobStore } from '../src/storage/blob-store.ts';
+import { createLocalBlobStore } from '../src/storage/local-blob-store.ts';
 
 /** Which database the integration suites run against; scripts/test.ts runs them once per dialect. */
 export const testDialect = process.env.EARSHOT_TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
@@ -157,4 +159,19 @@ export async function waitForRecording(
     if (Date.now() > deadline) throw new Error(`recording ${id} not finished: ${JSON.stringify(res.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The server's object store, opened from its configuration: what is stored, as the server sees it. */
+export function storeOf(server: Pick<TestServer, 'dataDir'>): BlobStore {
+  return createLocalBlobStore(path.join(server.dataDir, 'blobs'));
+}
+
+/** The bytes stored under `prefix`, objects concatenated in key order (stream chunks, live segments). */
+export async function storedBytes(server: Pick<TestServer, 'dataDir'>, prefix: string): Promise<Buffer> {
+  const store = storeOf(server);
+  const parts: Buffer[] = [];
+  for (const object of await store.list(prefix)) {
+    for await (const piece of await store.read(object.key)) parts.push(piece as Buffer);
+  }
+  return Buffer.concat(parts);
 }

@@ -216,8 +216,10 @@ describe('live recording: seed handshake and finalisation', () => {
       client.send(Buffer.alloc(50_000, 7));
       client.send({ action: 'stop' });
       const error = await client.next((m) => m.status === 'error');
-      assert.equal(error.error, 'invalid_media');
-      assert.equal((await waitForRecording(server, user, recordingId)).status, 'failed');
+      assert.equal(error.error, 'unsupported_media');
+      assert.equal((await client.closed).code, 4415);
+      const failed = await waitForRecording(server, user, recordingId);
+      assert.deepEqual([failed.status, failed.error_code], ['failed', 'unsupported_media']);
     });
   });
 

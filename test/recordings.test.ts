@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
+import { api, registerUser, startTestServer, storeOf, type TestServer, type TestUser } from './helpers.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
@@ -250,24 +250,25 @@ describe('recordings', () => {
 
   it('deletes a recording and its files', async () => {
     const doomed = await uploadFixture(server, alice.token, 'speech.wav');
-    const blob = path.join(server.dataDir, 'blobs', 'recordings', doomed.org_id, `${doomed.id}.ogg`);
-    assert.ok((await stat(blob)).size > 0);
+    const store = storeOf(server);
+    const audio = `recordings/${doomed.org_id}/${doomed.id}/`;
+    assert.equal((await store.list(audio)).length, 1);
     const res = await api(server, 'DELETE', `/api/recordings/${doomed.id}`, { token: alice.token });
     assert.equal(res.status, 204);
-    await assert.rejects(stat(blob), { code: 'ENOENT' });
+    assert.deepEqual(await store.list(audio), []);
     assert.equal((await api(server, 'GET', `/api/recordings/${doomed.id}`, { token: alice.token })).status, 404);
     assert.equal((await api(server, 'DELETE', `/api/recordings/${doomed.id}`, { token: alice.token })).status, 404);
 
-    // A stream in progress: its spool folder goes too.
+    // A stream in progress: the chunks it stored go too.
     const started = await api(server, 'POST', '/api/recordings/stream', {
       token: alice.token,
       body: (await readFile(path.join(FIXTURES, 'speech.ogg'))).subarray(0, 4000),
       headers: { 'content-type': 'application/octet-stream' },
     });
     const id = started.body.recording_id;
-    assert.ok((await readdir(path.join(server.dataDir, 'spool'))).includes(id));
+    assert.equal((await store.list(`inputs/${id}/`)).length, 1);
     assert.equal((await api(server, 'DELETE', `/api/recordings/${id}`, { token: alice.token })).status, 204);
-    assert.ok(!(await readdir(path.join(server.dataDir, 'spool'))).includes(id));
+    assert.deepEqual(await store.list(`inputs/${id}/`), []);
   });
 
   it('documents the endpoints in OpenAPI', async () => {

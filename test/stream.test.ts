@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, registerUser, startTestServer, type TestServer, type TestUser, waitForRecording } from './helpers.ts';
+import {
+  api,
+  registerUser,
+  startTestServer,
+  storedBytes,
+  storeOf,
+  type TestServer,
+  type TestUser,
+  waitForRecording,
+} from './helpers.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 const SOURCE_SECONDS = 5.0;
@@ -37,7 +46,7 @@ describe('chunked stream', () => {
     });
   };
 
-  const storedInput = (id: string, file = 'stream.ogg') => readFile(path.join(server.dataDir, 'spool', id, file));
+  const storedInput = (id: string) => storedBytes(server, `inputs/${id}/stream/`);
 
   it('assembles an Ogg/Opus file sent in chunks split at arbitrary bytes, then finishes ready', async () => {
     // The first chunk carries at least the 4-byte signature; after that any split goes.
@@ -113,8 +122,6 @@ describe('chunked stream', () => {
     const changed = await send(different, { recording_id: id, offset: 5000 });
     assert.equal(changed.status, 409);
 
-    const missingOffset = await send(ogg.subarray(9000, 9100), { recording_id: id });
-    assert.equal(missingOffset.status, 422);
     assert.deepEqual(await storedInput(id), ogg.subarray(0, 9000));
 
     // The rest, with final=true on the last chunk.
@@ -126,6 +133,41 @@ describe('chunked stream', () => {
     const lastRetry = await send(ogg.subarray(9000), { recording_id: id, offset: 9000, final: true });
     assert.equal(lastRetry.status, 409);
     assert.equal(lastRetry.body.details.status, 'ready');
+  });
+
+  it('seed clients: chunks without an offset are appended at the end; an Ogg chunk sent again is a retry', async () => {
+    // Page boundaries of the fixture, so chunks can be cut on pages as an Ogg muxer flushes them.
+    const pages: number[] = [];
+    for (let at = 0; at < ogg.length; ) {
+      pages.push(at);
+      const segments = ogg[at + 26]!;
+      at += 27 + segments + [...ogg.subarray(at + 27, at + 27 + segments)].reduce((a, b) => a + b, 0);
+    }
+    assert.ok(pages.length >= 7, `${pages.length} pages`);
+    const cut = [0, pages[2]!, pages[4]!, pages[6]!, ogg.length];
+    const chunks = cut.slice(1).map((end, i) => ogg.subarray(cut[i]!, end));
+    const first = await send(chunks[0]!);
+    assert.equal(first.status, 201);
+    const id = first.body.recording_id;
+    const second = await send(chunks[1]!, { recording_id: id });
+    assert.deepEqual([second.status, second.body.offset], [200, cut[2]]);
+    // The answer was lost and the client sends the same chunk again: nothing is added.
+    const again = await send(chunks[1]!, { recording_id: id });
+    assert.deepEqual([again.status, again.body.offset], [200, cut[2]]);
+    // A chunk that repeats stored pages and carries new ones keeps only the new ones.
+    const overlapping = await send(ogg.subarray(cut[1]!, cut[3]!), { recording_id: id });
+    assert.deepEqual([overlapping.status, overlapping.body.offset], [200, cut[3]]);
+    // Split inside a page, as MediaRecorder-style clients do: the tail waits for the rest of its page.
+    const middle = cut[3]! + 100;
+    assert.equal((await send(ogg.subarray(cut[3]!, middle), { recording_id: id })).body.offset, middle);
+    const last = await send(ogg.subarray(middle), { recording_id: id, final: true });
+    assert.equal(last.status, 200, JSON.stringify(last.body));
+    assert.deepEqual([last.body.status, last.body.offset], ['ready', ogg.length]);
+    assert.ok(Math.abs(last.body.recording.duration_sec - SOURCE_SECONDS) < 0.1);
+    // Without Ogg pages to go by (WebM), a chunk without an offset is simply appended.
+    const webmFirst = await send(webm.subarray(0, 10_000));
+    const webmNext = await send(webm.subarray(10_000, 20_000), { recording_id: webmFirst.body.recording_id });
+    assert.deepEqual([webmNext.status, webmNext.body.offset], [200, Math.min(20_000, webm.length)]);
   });
 
   it('refuses a chunk with a bad CRC (422) and leaves the stored bytes unchanged', async () => {
@@ -170,7 +212,7 @@ describe('chunked stream', () => {
     const done = await api(server, 'GET', `/api/recordings/${id}`, { token: user.token });
     assert.equal(done.body.status, 'ready');
     assert.ok(Math.abs(done.body.duration_sec - SOURCE_SECONDS) / SOURCE_SECONDS < 0.02, `${done.body.duration_sec}`);
-    assert.deepEqual(await readFile(path.join(server.dataDir, 'spool', id, 'stream.webm')).catch(() => 'gone'), 'gone');
+    assert.deepEqual(await storeOf(server).list(`inputs/${id}/`), [], 'the input is removed once the audio is ready');
   });
 
   it('refuses a first chunk that is neither Ogg nor WebM (415) and creates nothing', async () => {

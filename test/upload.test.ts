@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createMediaEngine, type MediaEngine } from '../src/media/index.ts';
-import { api, registerUser, startTestServer, type TestServer, type TestUser, waitForRecording } from './helpers.ts';
+import {
+  api,
+  registerUser,
+  startTestServer,
+  storeOf,
+  type TestServer,
+  type TestUser,
+  waitForRecording,
+} from './helpers.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
@@ -265,20 +273,20 @@ describe('processing across a restart', () => {
     }
   });
 
-  it('marks a recording failed when its input vanished during the restart', async () => {
+  it('marks a recording failed when its input vanished from the store during the restart', async () => {
     let server = await startTestServer();
     try {
       const user = await registerUser(server);
       const res = await upload(server, user.token, await longWav(120), { query: '?wait=0' });
       assert.equal(res.status, 202);
       await server.stop();
-      await rm(path.join(server.dataDir, 'spool', res.body.id), { recursive: true, force: true });
+      await storeOf(server).deletePrefix(`inputs/${res.body.id}/`);
       server = await startTestServer({
         reuse: { dataDir: server.dataDir, ...(server.schema ? { schema: server.schema } : {}) },
       });
       const done = await waitForRecording(server, user, res.body.id, 120_000);
       assert.equal(done.status, 'failed');
-      assert.match(done.error, /restart/);
+      assert.match(done.error, /missing from storage/);
     } finally {
       await server.close();
     }

@@ -1,8 +1,9 @@
 import formbody from '@fastify/formbody';
-import rateLimit from '@fastify/rate-limit';
 import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { Type } from 'typebox';
+import type { RateLimiter } from '../cluster/rate-limiter.ts';
 import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
 import {
@@ -21,6 +22,7 @@ import type { TokenService } from './tokens.ts';
 export interface AuthRoutesOptions {
   auth: AuthService;
   tokens: TokenService;
+  limiter: RateLimiter;
   /** Login and register attempts per client address per minute. */
   perIpPerMinute: number;
   bodyLimit: number;
@@ -34,21 +36,25 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   // Only JSON and (for login) the OAuth2 form: a text/plain body would skip per-content-type validation.
   app.removeContentTypeParser('text/plain');
   await app.register(formbody, { bodyLimit: options.bodyLimit });
-  await app.register(rateLimit, {
-    global: false,
-    errorResponseBuilder: (_request, context) =>
-      new AppError('rate_limited', `too many attempts from this address; retry in ${context.after}`, {
-        retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)),
-      }),
-  });
-  const perIp = { rateLimit: { max: options.perIpPerMinute, timeWindow: 60_000 } };
+  // Every login and register attempt counts against the client's address, on every node alike: each
+  // one costs an Argon2 hash.
+  const perIpRule = { max: options.perIpPerMinute, windowMs: 60_000 };
+  const perIp = async (request: FastifyRequest) => {
+    // Login and register each have their own budget.
+    const verdict = await options.limiter.consume(`ip:${request.routeOptions.url}:${request.ip}`, perIpRule);
+    if (!verdict.allowed) {
+      throw new AppError('rate_limited', `too many attempts from this address; retry in ${verdict.retryAfterSec} s`, {
+        retryAfter: verdict.retryAfterSec,
+      });
+    }
+  };
   const tags = ['auth'];
   const errors = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema };
 
   app.post(
     '/register',
     {
-      config: perIp,
+      preHandler: perIp,
       schema: {
         tags,
         summary: 'Create an account and its personal organisation',
@@ -62,7 +68,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/login',
     {
-      config: perIp,
+      preHandler: perIp,
       schema: {
         tags,
         summary: 'Sign in with e-mail and password (JSON, or the OAuth2 password form with `username`)',

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { RateLimiter, RateRule } from '../cluster/rate-limiter.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { OrgsRepo, OrgWithRole } from '../orgs/orgs.repo.ts';
-import type { AttemptLimiter } from './attempt-limiter.ts';
 import { emailProblem, normaliseEmail, normalisePassword, passwordProblem } from './credentials.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { RefreshTokensRepo } from './refresh-tokens.repo.ts';
@@ -34,8 +34,12 @@ export interface AuthServiceDeps {
   orgs: OrgsRepo;
   tokens: TokenService;
   passwords: PasswordHasher;
-  /** Per-account attempt budget for login and register (key: the normalised e-mail address). */
-  accountLimiter: AttemptLimiter;
+  /**
+   * Per-account budget (key: the normalised e-mail address) of failed logins and of registrations.
+   * Successful logins do not count: bots sharing an account sign in often.
+   */
+  limiter: RateLimiter;
+  accountRule: RateRule;
   jwt: Pick<Config['jwt'], 'refreshTtlSec'>;
   log?: { warn(details: object, message: string): void };
 }
@@ -47,16 +51,18 @@ const REFRESH_TOKEN_BYTES = 32;
 const digest = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export function createAuthService(deps: AuthServiceDeps): AuthService {
-  const { users, refreshTokens, orgs, tokens, passwords, accountLimiter, jwt } = deps;
+  const { users, refreshTokens, orgs, tokens, passwords, limiter, jwt } = deps;
+  const accountKey = (email: string) => `account:${email}`;
 
-  const limitAccount = (email: string) => {
-    const verdict = accountLimiter.consume(email);
+  const refuseIfSpent = (verdict: Awaited<ReturnType<RateLimiter['peek']>>) => {
     if (!verdict.allowed) {
       throw new AppError('rate_limited', 'too many attempts for this account; wait before trying again', {
         retryAfter: verdict.retryAfterSec,
       });
     }
   };
+  /** A failed login counts against the account; the check before it only looks. */
+  const countFailure = (email: string) => limiter.consume(accountKey(email), deps.accountRule).catch(() => {});
 
   const issuePair = async (userId: string, familyId: string): Promise<TokenPair> => {
     const access = await tokens.issueAccessToken(userId);
@@ -87,7 +93,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       const passwordIssue = passwordProblem(password);
       if (passwordIssue) throw new AppError('weak_password', passwordIssue, { details: { field: 'password' } });
       const name = input.name?.trim() || null;
-      limitAccount(email);
+      refuseIfSpent(await limiter.consume(accountKey(email), deps.accountRule));
 
       // Checked first so a taken address costs no hashing; the unique index still decides a race.
       if (await users.findIdByEmail(email)) throw emailTaken();
@@ -105,15 +111,17 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     async login(input) {
       const email = normaliseEmail(input.email);
       const password = normalisePassword(input.password);
-      limitAccount(email);
+      refuseIfSpent(await limiter.peek(accountKey(email), deps.accountRule));
 
       const user = email.length > 0 ? await users.findByEmail(email) : undefined;
       if (!user) {
         // Same work as a real check, so the response time does not reveal whether the account exists.
         await passwords.verifyDummy(password);
+        await countFailure(email);
         throw new AppError('invalid_credentials', INVALID_CREDENTIALS);
       }
       if (!(await passwords.verify(user.password_hash, password))) {
+        await countFailure(email);
         throw new AppError('invalid_credentials', INVALID_CREDENTIALS);
       }
       if (passwords.needsRehash(user.password_hash)) {

@@ -66,6 +66,55 @@ export interface RecordingTable {
   created_at: string;
   updated_at: string;
   finished_at: string | null;
+  /** Node that owns the in-flight recording (src/recordings/lifecycle.ts), while its lease runs. */
+  lease_owner: string | null;
+  /** Fencing token: raised by every new owner; writes by an older owner are refused by it. */
+  lease_epoch: number;
+  lease_expires_at: string | null;
+  /** Input bytes in shared storage: stream chunks, live segments (the committed watermark). */
+  committed_bytes: number;
+  /** Chunked streams: the Ogg page checker's state at `received_bytes` (JSON), shared by all nodes. */
+  stream_state: string | null;
+  /** Live recordings whose client went away: resumable until then, then finalised. */
+  resumable_until: string | null;
+  /** A failed recording keeps its input until then, so it can be processed again. */
+  input_expires_at: string | null;
+  /** The errors-table code of a failure (`error` says it in words). */
+  error_code: string | null;
+}
+
+export type JobKind = 'process';
+
+/** The durable processing queue (src/recordings/jobs.repo.ts): one row per pending job. */
+export interface JobTable {
+  id: string;
+  kind: JobKind;
+  recording_id: string;
+  user_id: string;
+  org_id: string;
+  /** Not before this time (retries back off). */
+  run_at: string;
+  attempts: number;
+  /** Node running the job and until when its claim holds (renewed while it runs). */
+  locked_by: string | null;
+  locked_until: string | null;
+  last_error: string | null;
+  created_at: string;
+}
+
+/** Named leases: periodic jobs run on one node at a time. */
+export interface LeaseTable {
+  name: string;
+  holder: string;
+  epoch: number;
+  expires_at: string;
+}
+
+/** Fixed-window counters shared by every node (rate limits). */
+export interface RateLimitTable {
+  key: string;
+  window_start: number;
+  count: number;
 }
 
 export interface Database {
@@ -74,6 +123,9 @@ export interface Database {
   memberships: MembershipTable;
   refresh_tokens: RefreshTokenTable;
   recordings: RecordingTable;
+  jobs: JobTable;
+  leases: LeaseTable;
+  rate_limits: RateLimitTable;
 }
 
 export type User = Selectable<UserTable>;
@@ -83,3 +135,4 @@ export type RefreshToken = Selectable<RefreshTokenTable>;
 export type Recording = Selectable<RecordingTable>;
 export type NewRecording = Insertable<RecordingTable>;
 export type RecordingUpdate = Updateable<RecordingTable>;
+export type Job = Selectable<JobTable>;

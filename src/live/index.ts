@@ -4,18 +4,23 @@ import type { Config } from '../config.ts';
 import { liveRoutes } from './live.routes.ts';
 import { createLiveService, type LiveService, type LiveServiceDeps } from './live.service.ts';
 
-export type LiveDeps = Omit<LiveServiceDeps, 'live' | 'maxDurationSec' | 'log'> & { config: Readonly<Config> };
+export type LiveDeps = Omit<LiveServiceDeps, 'live' | 'maxDurationSec' | 'log' | 'nodeId' | 'leaseMs'> & {
+  config: Readonly<Config>;
+};
 
 /**
  * Wires live recording into the app: the WebSocket plugin (frame limit = the binary frame limit; ws
- * closes with 1009 past it), the route, crash recovery, and a shutdown that saves every live recording
- * before the server closes (preClose runs before the media engine and the database close).
+ * closes with 1009 past it), the route, recovery of this node's recordings after a restart, and a
+ * shutdown that saves every live recording before the server closes (preClose runs before the media
+ * engine and the database close).
  */
 export async function registerLive(app: FastifyInstance, deps: LiveDeps): Promise<LiveService> {
   const { config, ...rest } = deps;
   const live = createLiveService({
     ...rest,
     live: config.live,
+    nodeId: config.nodeId,
+    leaseMs: config.leases.leaseMs,
     maxDurationSec: config.limits.maxDurationSec,
     log: app.log.child({ module: 'live' }),
   });

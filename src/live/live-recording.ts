@@ -1,17 +1,25 @@
 /**
- * One live recording, which outlives the connections that feed it: a raw log (the durable truth), an
- * optional live transcoder (the fast path to a ready recording), and the timers that end it — the
- * resume grace period after a drop and the maximum duration.
+ * One live recording on the node that owns it. It outlives the connections that feed it, and keeps
+ * two promises about the bytes a client sends (docs/live-protocol.md):
  *
- * Bytes go to the raw log, and the transcoder (in a media worker) reads them from that file: once a
- * chunk is written to the log (not yet fsynced; the page cache is shared) the transcoder is told how
- * long the log now is. It must never be told about bytes that are not in the file yet, or it could
- * take the end of the file for the end of the stream. If the transcoder fails (worker crash, pool full)
- * the recording carries on with the raw log alone and is re-transcoded from it at the end; no audio is
- * lost either way.
+ * - **acknowledged**: appended to a raw log on this node's disk and fsynced (RawLog), reported as `ack`;
+ * - **committed**: copied from the raw log to the shared object store as a numbered segment, every
+ *   LIVE_COMMIT_INTERVAL_MS and at the end, reported as `committed`. A committed byte survives the loss
+ *   of this node: any node can resume or finish the recording from the segments.
+ *
+ * The node holds the recording's lease and renews it; every commit and every status change carries the
+ * lease epoch. When another node takes the recording over (a client resumed there), this node's next
+ * renewal or commit is refused: it is fenced, closes its connection with 4409 and lets go of everything
+ * without finishing anything.
+ *
+ * While recording, a live transcoder in a media worker reads the raw log as it grows, so the finished
+ * file is ready moments after the end. If it fails (worker crash, pool full, a node that took over), the
+ * recording carries on with the raw log alone and is processed from its segments by a job at the end.
  */
+import { open } from 'node:fs/promises';
+import type { Recording } from '../db/schema.ts';
 import type { ErrorCode } from '../errors.ts';
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import type { AudioInfo, LiveTranscoder } from '../media/types.ts';
 import { CloseCode } from './protocol.ts';
 import { RawLog } from './raw-log.ts';
@@ -20,47 +28,66 @@ import type { AttachedClient, RecordingHandle, SavedResult } from './session.ts'
 /** Pause reading from the client past this many bytes not yet written/transcoded; resume below LOW. */
 export const HIGH_WATER_BYTES = 1024 * 1024;
 export const LOW_WATER_BYTES = 256 * 1024;
-/** How often the received byte count is copied to the database while recording (progress only). */
-const PROGRESS_UPDATE_MS = 30_000;
+/** Largest segment written at once (a client catching up after a resume sends fast). */
+const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Retries of a finalisation that failed for a server reason (storage or database down). */
+const FINALISE_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
-/** The recordings service, as far as live recording needs it. */
-export interface RecordingSink {
-  attachAudio(recordingId: string, oggPath: string, info: AudioInfo): Promise<unknown>;
-  processInput(recordingId: string, inputPath: string): Promise<unknown>;
-  fail(recordingId: string, message: string): Promise<unknown>;
+/** The lifecycle, as far as a live recording needs it. */
+export interface LiveStore {
+  renew(recordingId: string, epoch: number): Promise<boolean>;
+  commitLiveSegment(recordingId: string, epoch: number, start: number, bytes: Uint8Array): Promise<boolean>;
+  setResumable(recordingId: string, epoch: number, until: string | null): Promise<Recording | undefined>;
+  complete(recording: Recording, epoch: number, oggPath: string, info: AudioInfo): Promise<Recording | undefined>;
+  toProcessing(recordingId: string, epoch: number): Promise<Recording | undefined>;
+  fail(recordingId: string, epoch: number, error: AppError, message: string): Promise<Recording | undefined>;
+  waitForSettled(recordingId: string, ms: number): Promise<Recording | undefined>;
+  current(recordingId: string): Promise<Recording | undefined>;
 }
 
 export interface LiveRecordingDeps {
-  sink: RecordingSink;
-  /** Current facts of the recording row after a fallback (duration, status, error). */
-  load(recordingId: string): Promise<{ status: string; duration_sec: number | null; error: string | null } | undefined>;
-  saveReceived(recordingId: string, bytes: number): Promise<unknown>;
-  /** Runs re-transcodes from the raw log a few at a time so a burst of them cannot flood the media queue. */
-  fallbackSlot<T>(task: () => Promise<T>): Promise<T>;
-  /** Removes the spool folder once the recording is ready. */
+  store: LiveStore;
+  /** Removes the recording's spool folder. */
   cleanup(recordingId: string): Promise<void>;
   onFinished(recording: LiveRecording): void;
-  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
 }
 
 export interface LiveRecordingOptions {
   id: string;
   userId: string;
+  /** The lease epoch this node holds the recording at. */
+  epoch: number;
   rawLogPath: string;
   oggPath: string;
   fsyncIntervalMs: number;
+  commitIntervalMs: number;
+  /** Lease renewals (a third of the lease). */
+  renewIntervalMs: number;
   resumeGraceMs: number;
   maxBytes: number;
   maxDurationMs: number;
-  /** A transcoder promise (null: raw log only, e.g. after a crash). */
+  /**
+   * How long a stop waits for a processing job (when the live transcode was lost) before answering that
+   * the recording is saved and still processing.
+   */
+  processingWaitMs: () => number;
+  /** Bytes already in the object store (a recording taken over or recovered). */
+  committed: number;
+  /** A transcoder promise (null: raw log only, e.g. after a crash or a takeover). */
   transcoder: Promise<LiveTranscoder> | null;
 }
 
-export type RecordingState = 'attached' | 'detached' | 'finalising' | 'finished';
+export type RecordingState = 'attached' | 'detached' | 'finalising' | 'finished' | 'fenced';
 
 export class LiveRecording implements RecordingHandle {
   readonly id: string;
   readonly userId: string;
+  readonly epoch: number;
   #options: LiveRecordingOptions;
   #deps: LiveRecordingDeps;
   #log: RawLog;
@@ -73,17 +100,22 @@ export class LiveRecording implements RecordingHandle {
   /** Raw log length the transcoder has been told about (and accepted). */
   #advanced = 0;
   #paused = false;
+  #committed: number;
+  #committing: Promise<void> | undefined;
+  #timers: NodeJS.Timeout[] = [];
   #graceTimer: NodeJS.Timeout | undefined;
-  #durationTimer: NodeJS.Timeout;
   #finalising: Promise<SavedResult> | undefined;
-  #lastProgressAt = Date.now();
+  /** The live transcode's result, once finished (kept across finalisation retries). */
+  #transcoded: AudioInfo | undefined;
 
   private constructor(options: LiveRecordingOptions, deps: LiveRecordingDeps, log: RawLog) {
     this.id = options.id;
     this.userId = options.userId;
+    this.epoch = options.epoch;
     this.#options = options;
     this.#deps = deps;
     this.#log = log;
+    this.#committed = options.committed;
     // The transcoder opens while the client is told to start; audio written meanwhile waits for it.
     this.#transcodeChain = (options.transcoder ?? Promise.reject(new Error('no live transcoder'))).then(
       (transcoder) => {
@@ -94,19 +126,19 @@ export class LiveRecording implements RecordingHandle {
         else this.#transcoderError = error;
       },
     );
-    this.#durationTimer = setTimeout(() => this.#limitReached('media_too_long'), options.maxDurationMs);
+    this.#timers.push(
+      setTimeout(() => this.#limitReached('media_too_long'), options.maxDurationMs),
+      setInterval(() => void this.#commit().catch(() => {}), options.commitIntervalMs),
+      setInterval(() => void this.#renew(), options.renewIntervalMs),
+    );
   }
 
   static async open(options: LiveRecordingOptions, deps: LiveRecordingDeps): Promise<LiveRecording> {
     let recording: LiveRecording | undefined;
     const log = await RawLog.open(options.rawLogPath, {
       fsyncIntervalMs: options.fsyncIntervalMs,
-      onDurable: (bytes) => {
-        if (recording) recording.#onDurable(bytes);
-      },
-      onError: (error) => {
-        if (recording) recording.#onLogError(error);
-      },
+      onDurable: (bytes) => recording?.onDurable(bytes),
+      onError: (error) => recording?.onLogError(error),
     });
     recording = new LiveRecording(options, deps, log);
     return recording;
@@ -125,13 +157,28 @@ export class LiveRecording implements RecordingHandle {
     return this.#log.durable;
   }
 
+  get committedBytes(): number {
+    return this.#committed;
+  }
+
   get live(): boolean {
     return this.#state === 'attached' || this.#state === 'detached';
   }
 
-  /** Attaches a connection; a connection already attached is taken over (RFC 6455 close 4409). */
-  attach(client: AttachedClient): void {
+  /** Attaches a connection; a connection already attached is taken over (close 4409). */
+  async attach(client: AttachedClient): Promise<void> {
     if (!this.live) throw new AppError('not_found', 'this recording is no longer live');
+    if (this.#log.failed) {
+      // The disk failed under the last connection: continue after the last byte that reached it.
+      const durable = this.#log.durable;
+      await this.#log.close().catch(() => {});
+      this.#log = await RawLog.open(this.#options.rawLogPath, {
+        fsyncIntervalMs: this.#options.fsyncIntervalMs,
+        truncateTo: durable,
+        onDurable: (bytes) => this.onDurable(bytes),
+        onError: (error) => this.onLogError(error),
+      });
+    }
     const previous = this.#client;
     this.#clearGrace();
     this.#client = client;
@@ -145,6 +192,7 @@ export class LiveRecording implements RecordingHandle {
     }
     this.#paused = false;
     this.#checkPressure();
+    await this.#deps.store.setResumable(this.id, this.epoch, null).catch(() => {});
   }
 
   detach(client: AttachedClient): void {
@@ -161,6 +209,9 @@ export class LiveRecording implements RecordingHandle {
       void this.finalise().catch(() => {});
       return;
     }
+    // Another node finishing it if this one dies needs to know until when a client may come back.
+    const until = new Date(Date.now() + graceMs).toISOString();
+    void this.#deps.store.setResumable(this.id, this.epoch, until).catch(() => {});
     this.#graceTimer = setTimeout(() => {
       this.#graceTimer = undefined;
       if (this.#state === 'detached') void this.finalise().catch(() => {});
@@ -168,8 +219,7 @@ export class LiveRecording implements RecordingHandle {
   }
 
   append(chunk: Buffer): void {
-    if (this.#state !== 'attached') return;
-    if (this.#log.failed) return;
+    if (this.#state !== 'attached' || this.#log.failed) return;
     if (this.#log.length + chunk.length > this.#options.maxBytes) {
       this.#limitReached('recording_too_large');
       return;
@@ -206,64 +256,204 @@ export class LiveRecording implements RecordingHandle {
     return saved;
   }
 
+  /**
+   * Finishes the recording. Resolves with `ready` or `failed`, or with `pending` when storage or the
+   * database is unavailable: the audio is safe on this node and finishing is retried in the background.
+   */
   finalise(): Promise<SavedResult> {
-    this.#finalising ??= this.#finalise();
+    if (this.#finalising) return this.#finalising;
+    if (this.#state === 'fenced') {
+      return Promise.resolve(
+        this.#result('failed', null, 'session_taken_over', 'the recording was taken over elsewhere'),
+      );
+    }
+    this.#state = 'finalising';
+    this.#clearGrace();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#finalising = new Promise<SavedResult>((resolve) => {
+      void this.#finaliseWithRetries(resolve);
+    });
     return this.#finalising;
   }
 
-  async #finalise(): Promise<SavedResult> {
-    this.#state = 'finalising';
-    this.#clearGrace();
-    clearTimeout(this.#durationTimer);
-    try {
-      return await this.#save();
-    } finally {
-      this.#state = 'finished';
-      this.#client = null;
-      this.#deps.onFinished(this);
+  async #finaliseWithRetries(answer: (result: SavedResult) => void): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.#save();
+        answer(result);
+        this.#finish();
+        return;
+      } catch (error) {
+        if (this.#state === 'fenced') {
+          answer(this.#result('failed', null, 'session_taken_over', 'the recording was taken over elsewhere'));
+          return;
+        }
+        const delay = FINALISE_RETRY_MS[Math.min(attempt, FINALISE_RETRY_MS.length - 1)]!;
+        this.#deps.log.error(
+          { err: error, recordingId: this.id, retryInMs: delay },
+          'finishing a live recording failed',
+        );
+        if (attempt === 0) {
+          answer(
+            this.#result(
+              'pending',
+              null,
+              'unavailable',
+              'the recording is safe on the server and will be finished automatically',
+            ),
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
     }
   }
 
+  /** Flush, commit everything, then finish from the live transcode or hand over to a processing job. */
   async #save(): Promise<SavedResult> {
-    let bytes: number;
-    try {
-      bytes = await this.#log.close();
-    } catch (error) {
-      // The disk failed under us; whatever reached the file is still worth saving.
-      this.#deps.log.error({ err: error, recordingId: this.id }, 'raw log flush failed');
-      bytes = this.#log.durable;
-    }
-    await this.#deps.saveReceived(this.id, bytes);
-    if (bytes === 0) {
+    const bytes = await this.#flushLog();
+    this.#client?.ack(bytes);
+    await this.#commit({ all: true });
+    if (this.#state === 'fenced') throw new AppError('session_taken_over', 'the recording was taken over elsewhere');
+    if (bytes === 0 && this.#committed === 0) {
       await this.#transcodeChain;
       await this.#transcoder?.abort().catch(() => {});
       const message = 'no audio was received';
-      await this.#deps.sink.fail(this.id, message);
-      return { recordingId: this.id, status: 'failed', durationSec: null, bytes, error: message };
+      await this.#fenced(this.#deps.store.fail(this.id, this.epoch, new AppError('invalid_media', message), message));
+      await this.#deps.cleanup(this.id).catch(() => {});
+      return this.#result('failed', null, 'invalid_media', message);
     }
     await this.#transcodeChain;
-    if (this.#transcoderError === undefined && this.#transcoder) {
+    if (this.#transcoderError === undefined && this.#transcoder && !this.#transcoded) {
       try {
-        const info = await this.#transcoder.finish();
-        await this.#deps.sink.attachAudio(this.id, this.#options.oggPath, info);
-        await this.#deps.cleanup(this.id).catch(() => {});
-        return { recordingId: this.id, status: 'ready', durationSec: info.durationSec, bytes, error: null };
+        this.#transcoded = await this.#transcoder.finish();
       } catch (error) {
         this.#transcoderFailed(error);
       }
     }
-    // Fallback: re-transcode the whole raw log like an upload. processInput records failures itself.
-    await this.#deps.fallbackSlot(() => this.#deps.sink.processInput(this.id, this.#log.path));
-    const row = await this.#deps.load(this.id);
-    const ready = row?.status === 'ready';
-    if (ready) await this.#deps.cleanup(this.id).catch(() => {});
+    if (this.#transcoded) {
+      const ready = await this.#storeLiveFile(this.#transcoded);
+      if (ready) return this.#result('ready', ready.duration_sec);
+    }
+    // No live transcode: a processing job (on any node) makes the file from the committed segments.
+    await this.#fenced(this.#deps.store.toProcessing(this.id, this.epoch));
+    const settled = await this.#deps.store.waitForSettled(this.id, this.#options.processingWaitMs());
+    if (!settled) return this.#result('processing', null);
+    if (settled.status === 'ready') return this.#result('ready', settled.duration_sec);
+    return this.#result('failed', null, (settled.error_code as ErrorCode | null) ?? 'internal', settled.error ?? '');
+  }
+
+  /**
+   * Stores the live transcode as the recording's file. Undefined when that failed: a job then makes the
+   * file again from the committed segments.
+   */
+  async #storeLiveFile(info: AudioInfo): Promise<Recording | undefined> {
+    const row = await this.#fenced(this.#deps.store.current(this.id));
+    try {
+      return await this.#fenced(this.#deps.store.complete(row, this.epoch, this.#options.oggPath, info));
+    } catch (error) {
+      if (this.#state === 'fenced') throw error;
+      this.#transcoded = undefined;
+      this.#transcoderFailed(error);
+      return undefined;
+    }
+  }
+
+  #result(status: SavedResult['status'], durationSec: number | null, code?: ErrorCode, error?: string): SavedResult {
     return {
       recordingId: this.id,
-      status: ready ? 'ready' : 'failed',
-      durationSec: row?.duration_sec ?? null,
-      bytes,
-      error: ready ? null : (row?.error ?? 'the recording could not be processed'),
+      status,
+      durationSec,
+      bytes: Math.max(this.#log.durable, this.#committed),
+      error: error ?? null,
+      errorCode: code ?? null,
     };
+  }
+
+  /** A lifecycle write that matched no row means another node holds the recording now (or it was deleted). */
+  async #fenced<T>(write: Promise<T | undefined>): Promise<T> {
+    const result = await write;
+    if (result === undefined) {
+      this.#onFenced();
+      throw new AppError('session_taken_over', 'the recording was taken over by another node or deleted');
+    }
+    return result;
+  }
+
+  async #flushLog(): Promise<number> {
+    try {
+      return await this.#log.close();
+    } catch (error) {
+      // The disk failed under us; whatever reached it durably is still worth saving.
+      this.#deps.log.error({ err: error, recordingId: this.id }, 'raw log flush failed');
+      return this.#log.durable;
+    }
+  }
+
+  /** Copies durable raw-log bytes not yet in the store into segments (one commit at a time). */
+  async #commit(options: { all?: boolean } = {}): Promise<void> {
+    if (this.#committing) {
+      await this.#committing;
+      if (!options.all) return;
+    }
+    this.#committing = (async () => {
+      try {
+        while (this.#log.durable > this.#committed && this.#state !== 'fenced') {
+          const start = this.#committed;
+          const end = Math.min(this.#log.durable, start + MAX_SEGMENT_BYTES);
+          const bytes = await readBytes(this.#options.rawLogPath, start, end);
+          if (!(await this.#deps.store.commitLiveSegment(this.id, this.epoch, start, bytes))) {
+            this.#onFenced();
+            return;
+          }
+          this.#committed = end;
+          this.#client?.committed(end);
+        }
+      } finally {
+        this.#committing = undefined;
+      }
+    })();
+    try {
+      await this.#committing;
+    } catch (error) {
+      // The store is unreachable: the audio stays acknowledged on this disk; the next tick tries again.
+      this.#deps.log.warn({ err: error, recordingId: this.id }, 'committing live audio failed');
+      if (options.all) throw error;
+    }
+  }
+
+  async #renew(): Promise<void> {
+    try {
+      if (!(await this.#deps.store.renew(this.id, this.epoch))) this.#onFenced();
+    } catch (error) {
+      this.#deps.log.warn({ err: error, recordingId: this.id }, 'could not renew a live recording lease');
+    }
+  }
+
+  /** Another node owns the recording now (or it was deleted): let go of everything, finish nothing. */
+  #onFenced(): void {
+    if (this.#state === 'fenced' || this.#state === 'finished') return;
+    this.#deps.log.info({ recordingId: this.id, epoch: this.epoch }, 'live recording taken over elsewhere; letting go');
+    const client = this.#client;
+    this.#state = 'fenced';
+    this.#client = null;
+    this.#clearGrace();
+    for (const timer of this.#timers) clearTimeout(timer);
+    client?.end(null, {
+      code: CloseCode.takenOver,
+      reason: 'the recording was resumed on another connection',
+      error: 'session_taken_over',
+    });
+    void this.#transcoder?.abort().catch(() => {});
+    void this.#log.close().catch(() => {});
+    this.#deps.onFinished(this);
+    void this.#deps.cleanup(this.id).catch(() => {});
+  }
+
+  #finish(): void {
+    if (this.#state === 'fenced') return;
+    this.#state = 'finished';
+    this.#client = null;
+    this.#deps.onFinished(this);
   }
 
   #limitReached(code: 'media_too_long' | 'recording_too_large'): void {
@@ -275,28 +465,41 @@ export class LiveRecording implements RecordingHandle {
     void this.end({ code: CloseCode.limitReached, reason, error: code }).catch(() => {});
   }
 
-  #onDurable(bytes: number): void {
+  /** The raw log reached the disk up to `bytes`: acknowledge them. */
+  private onDurable(bytes: number): void {
     this.#client?.ack(bytes);
-    if (Date.now() - this.#lastProgressAt >= PROGRESS_UPDATE_MS && this.live) {
-      this.#lastProgressAt = Date.now();
-      this.#deps.saveReceived(this.id, bytes).catch(() => {});
-    }
   }
 
-  #onLogError(error: Error): void {
+  /**
+   * The disk refused a write (full, or failing). What was acknowledged is safe; the connection is told
+   * why and closed with 1011, and the recording stays resumable: a client that kept its unacknowledged
+   * audio can resume once the disk has room again.
+   */
+  private onLogError(error: Error): void {
+    const full = isAppError(error)
+      ? error.code === 'insufficient_storage'
+      : /ENOSPC|EDQUOT/.test(String((error as NodeJS.ErrnoException).code));
     this.#deps.log.error({ err: error, recordingId: this.id }, 'raw log write failed');
-    if (this.live) {
-      void this.end({ code: CloseCode.internalError, reason: 'the server could not store the audio' }).catch(() => {});
-    }
+    this.#transcoderFailed(error);
+    const client = this.#client;
+    if (!client || this.#state !== 'attached') return;
+    client.end(null, {
+      code: CloseCode.internalError,
+      reason: full ? 'the server disk is full; resume later' : 'the server could not store the audio; resume later',
+      error: full ? 'insufficient_storage' : 'internal',
+    });
+    this.detach(client);
   }
 
   #transcoderFailed(error: unknown): void {
     if (this.#transcoderError !== undefined) return;
     this.#transcoderError = error;
-    this.#deps.log.warn(
-      { err: error, recordingId: this.id },
-      'live transcoding failed; the recording will be re-transcoded from its raw log',
-    );
+    if (this.#options.transcoder) {
+      this.#deps.log.warn(
+        { err: error, recordingId: this.id },
+        'live transcoding failed; the recording will be processed from its segments',
+      );
+    }
     void this.#transcoder?.abort().catch(() => {});
   }
 
@@ -315,5 +518,22 @@ export class LiveRecording implements RecordingHandle {
   #clearGrace(): void {
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
+  }
+}
+
+/** Bytes [start, end) of a file. */
+async function readBytes(file: string, start: number, end: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(end - start);
+    let read = 0;
+    while (read < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, read, buffer.length - read, start + read);
+      if (bytesRead === 0) throw new Error(`raw log ${file} is shorter than its durable length`);
+      read += bytesRead;
+    }
+    return buffer;
+  } finally {
+    await handle.close();
   }
 }

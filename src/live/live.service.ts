@@ -1,28 +1,31 @@
 /**
- * Live recording service: the registry of live recordings and connections, starting and resuming
- * recordings, crash recovery at start and graceful shutdown.
+ * Live recording service: this node's live recordings and connections, starting and resuming
+ * recordings (taking one over from another node when a client resumes here), recovery after a restart,
+ * finishing recordings whose node died, and graceful shutdown.
  *
- * Single-instance by design: live recordings are held in this process. On start, recordings the
- * database still has as `receiving` were cut by a crash; they are made resumable again for the grace
- * period (raw log only: the live transcoder died with the process), then re-transcoded from their raw
- * log. A client that kept its unacknowledged audio can therefore resume across a server restart.
+ * A live recording is owned by the node holding its lease. Its audio is acknowledged once on that node's
+ * disk and committed once in the shared object store. A client that resumes on another node takes the
+ * recording over there (the lease epoch goes up, the old owner is fenced) and re-sends from the
+ * committed offset. A recording whose node died and whose client never came back is finished by any node
+ * from its committed segments once the grace period has passed.
  */
-import { existsSync } from 'node:fs';
-import type { TokenService } from '../auth/tokens.ts';
+import { access, stat } from 'node:fs/promises';
 import type { Config } from '../config.ts';
+import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { LiveTranscoder, MediaEngine } from '../media/types.ts';
 import type { OrgAccess } from '../orgs/access.ts';
+import { filenameFor, type Lifecycle } from '../recordings/lifecycle.ts';
 import type { RecordingsRepo } from '../recordings/recordings.repo.ts';
 import type { Spool } from '../storage/spool.ts';
-import { LiveRecording, type LiveRecordingDeps, type RecordingSink } from './live-recording.ts';
-import { CloseCode, filenameFor, type ResumeMessage, type StartMessage } from './protocol.ts';
+import { LiveRecording, type LiveRecordingDeps } from './live-recording.ts';
+import { CloseCode, type ResumeMessage, type StartMessage } from './protocol.ts';
 import { type AttachedClient, LiveSession, type Transport } from './session.ts';
 
 export const RAW_LOG_FILE = 'input';
 export const LIVE_OGG_FILE = 'live.ogg';
-/** Re-transcodes from raw logs (fallback, recovery) run at most this many at a time. */
-const FALLBACK_CONCURRENCY = 2;
+/** How long a stop waits for a processing job when the live transcode was lost. */
+const PROCESSING_WAIT_MS = 120_000;
 
 export interface LiveLogger {
   info(obj: object, msg: string): void;
@@ -32,11 +35,14 @@ export interface LiveLogger {
 
 export interface LiveServiceDeps {
   live: Config['live'];
+  nodeId: string;
+  leaseMs: number;
   maxDurationSec: number;
-  tokens: Pick<TokenService, 'validateAccessToken'>;
+  dialect: 'sqlite' | 'postgres';
+  tokens: { validateAccessToken(token: string): Promise<{ userId: string }> };
   orgAccess: Pick<OrgAccess, 'require' | 'personalOrgId'>;
-  repo: Pick<RecordingsRepo, 'create' | 'get' | 'update' | 'byStatus'>;
-  recordings: RecordingSink;
+  repo: Pick<RecordingsRepo, 'get' | 'byStatus' | 'abandonedLive'>;
+  lifecycle: Lifecycle;
   media: Pick<MediaEngine, 'openLive'>;
   spool: Spool;
   log: LiveLogger;
@@ -45,129 +51,147 @@ export interface LiveServiceDeps {
 export interface LiveService {
   /** A new connection: returns the session the route feeds frames to. */
   connect(transport: Transport): LiveSession;
-  /** Makes recordings cut by a crash resumable, then finalises them after the grace period. */
+  /** After a restart: takes back this node's recordings and makes them resumable for the grace period. */
   recover(): Promise<number>;
+  /** Housekeeping: finishes recordings whose node died and whose client did not come back in time. */
+  finishAbandoned(): Promise<number>;
   /** Saves every live recording and closes every connection with 1001. */
   shutdown(): Promise<void>;
   stats(): { connections: number; recordings: number };
 }
 
 export function createLiveService(deps: LiveServiceDeps): LiveService {
-  const { live, log } = deps;
+  const { live, log, lifecycle, spool } = deps;
   const recordings = new Map<string, LiveRecording>();
   const sessions = new Set<LiveSession>();
-  /** Per user: recordings being created right now, so racing starts cannot pass the limit together. */
-  const starting = new Map<string, number>();
   let closing = false;
-  const fallbackSlot = limiter(FALLBACK_CONCURRENCY);
 
   const recordingDeps: LiveRecordingDeps = {
-    sink: deps.recordings,
-    load: (id) => deps.repo.get(id),
-    saveReceived: (id, bytes) => deps.repo.update(id, { received_bytes: bytes }),
-    fallbackSlot,
-    cleanup: (id) => deps.spool.remove(id),
+    store: lifecycle,
+    cleanup: (id) => spool.remove(id),
     onFinished: (recording) => {
       if (recordings.get(recording.id) === recording) recordings.delete(recording.id);
     },
     log,
   };
 
-  const sessionsOf = (userId: string) =>
-    [...recordings.values()].filter((r) => r.userId === userId && r.live).length + (starting.get(userId) ?? 0);
-
   function refuseWhileClosing(): void {
     if (closing) throw new AppError('busy', 'the server is shutting down; reconnect in a moment');
   }
 
-  async function start(userId: string, message: StartMessage, client: AttachedClient) {
-    refuseWhileClosing();
-    if (sessionsOf(userId) >= live.maxSessionsPerUser) {
-      throw new AppError('too_many_sessions', `at most ${live.maxSessionsPerUser} live recordings at a time per user`);
-    }
-    starting.set(userId, (starting.get(userId) ?? 0) + 1);
-    try {
-      const orgId = message.org_id ?? (await deps.orgAccess.personalOrgId(userId));
-      try {
-        await deps.orgAccess.require(userId, orgId);
-      } catch (error) {
-        // The seed protocol answers every metadata problem with 1008, a foreign org included.
-        if (isAppError(error) && error.code === 'not_found') {
-          throw new AppError('forbidden', 'no such organisation, or you are not a member of it');
-        }
-        throw error;
-      }
-      const name = message.name || `Live recording ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`;
-      const row = await deps.repo.create({
-        orgId,
-        userId,
-        name,
-        source: 'live',
-        status: 'receiving',
-        meetingLink: message.meeting_link,
-      });
-      let recording: LiveRecording;
-      try {
-        await deps.spool.dirFor(row.id);
-        const transcoder = deps.media.openLive(
-          deps.spool.pathFor(row.id, LIVE_OGG_FILE),
-          deps.spool.pathFor(row.id, RAW_LOG_FILE),
-        );
-        transcoder.catch(() => {}); // handled (logged, fallback) by the recording
-        recording = await open(row.id, userId, transcoder, live.maxRecordingBytes, deps.maxDurationSec * 1000);
-      } catch (error) {
-        await deps.recordings.fail(row.id, 'the live session could not be set up').catch(() => {});
-        throw error;
-      }
-      recordings.set(row.id, recording);
-      recording.attach(client);
-      return { handle: recording, filename: filenameFor(row.id) };
-    } finally {
-      const left = (starting.get(userId) ?? 1) - 1;
-      if (left > 0) starting.set(userId, left);
-      else starting.delete(userId);
-    }
-  }
-
-  async function resume(userId: string, message: ResumeMessage, client: AttachedClient) {
-    refuseWhileClosing();
-    const recording = recordings.get(message.resume);
-    // Someone else's recording looks exactly like a missing one: ids cannot be probed.
-    if (!recording || recording.userId !== userId || !recording.live) {
-      throw new AppError('not_found', 'no live recording with this id to resume');
-    }
-    recording.attach(client);
-    return { handle: recording, bytes: recording.bytes, durable: recording.durableBytes };
-  }
-
-  function open(
-    id: string,
-    userId: string,
-    transcoder: Promise<LiveTranscoder> | null,
-    maxBytes: number,
-    maxDurationMs: number,
-  ): Promise<LiveRecording> {
+  function open(row: Recording, transcoder: Promise<LiveTranscoder> | null, committed: number): Promise<LiveRecording> {
+    const elapsedMs = Date.now() - Date.parse(row.created_at);
     return LiveRecording.open(
       {
-        id,
-        userId,
-        rawLogPath: deps.spool.pathFor(id, RAW_LOG_FILE),
-        oggPath: deps.spool.pathFor(id, LIVE_OGG_FILE),
+        id: row.id,
+        userId: row.user_id,
+        epoch: row.lease_epoch,
+        rawLogPath: spool.pathFor(row.id, RAW_LOG_FILE),
+        oggPath: spool.pathFor(row.id, LIVE_OGG_FILE),
         fsyncIntervalMs: live.fsyncIntervalMs,
+        commitIntervalMs: live.commitIntervalMs,
+        renewIntervalMs: deps.leaseMs / 3,
         resumeGraceMs: live.resumeGraceMs,
-        maxBytes,
-        maxDurationMs,
+        maxBytes: live.maxRecordingBytes,
+        maxDurationMs: Math.max(1000, deps.maxDurationSec * 1000 - elapsedMs),
+        // At shutdown a stop does not wait for a job: it runs later, on this node or another.
+        processingWaitMs: () => (closing ? 0 : PROCESSING_WAIT_MS),
+        committed,
         transcoder,
       },
       recordingDeps,
     );
   }
 
+  async function start(userId: string, message: StartMessage, client: AttachedClient) {
+    refuseWhileClosing();
+    const orgId = message.org_id ?? (await deps.orgAccess.personalOrgId(userId));
+    try {
+      await deps.orgAccess.require(userId, orgId);
+    } catch (error) {
+      // The seed protocol answers every metadata problem with 1008, a foreign org included.
+      if (isAppError(error) && error.code === 'not_found') {
+        throw new AppError('forbidden', 'no such organisation, or you are not a member of it');
+      }
+      throw error;
+    }
+    const name = message.name || `Live recording ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`;
+    const row = await lifecycle.createLive({
+      orgId,
+      userId,
+      name,
+      meetingLink: message.meeting_link,
+      maxPerUser: live.maxSessionsPerUser,
+      dialect: deps.dialect,
+    });
+    let recording: LiveRecording;
+    try {
+      await spool.dirFor(row.id);
+      const transcoder = deps.media.openLive(spool.pathFor(row.id, LIVE_OGG_FILE), spool.pathFor(row.id, RAW_LOG_FILE));
+      transcoder.catch(() => {}); // handled (logged, fallback) by the recording
+      recording = await open(row, transcoder, 0);
+    } catch (error) {
+      const message = 'the live session could not be set up';
+      await lifecycle.fail(row.id, row.lease_epoch, new AppError('internal', message), message).catch(() => {});
+      throw error;
+    }
+    recordings.set(row.id, recording);
+    await recording.attach(client);
+    return { handle: recording, filename: filenameFor(row.id) };
+  }
+
+  async function resume(userId: string, message: ResumeMessage, client: AttachedClient) {
+    refuseWhileClosing();
+    const local = recordings.get(message.resume);
+    if (local?.live && local.userId === userId) {
+      await local.attach(client);
+      return { handle: local, bytes: local.bytes, durable: local.durableBytes, committed: local.committedBytes };
+    }
+    const row = await deps.repo.get(message.resume);
+    // Someone else's recording looks exactly like a missing one: ids cannot be probed.
+    if (!row || row.user_id !== userId || row.source !== 'live') {
+      throw new AppError('not_found', 'no live recording with this id to resume');
+    }
+    if (row.status !== 'receiving') {
+      throw new AppError('recording_finished', `this recording is already ${row.status}; start a new one`);
+    }
+    const recording = await takeOver(row);
+    await recording.attach(client);
+    const bytes = recording.bytes;
+    return { handle: recording, bytes, durable: recording.durableBytes, committed: recording.committedBytes };
+  }
+
+  /**
+   * Takes a recording over from its owner (another node, or this node before a restart): raise the lease
+   * epoch (the old owner's writes are refused from now on), rebuild the raw log from what the store has
+   * (or this node's own raw log, when it survived), and carry on with the raw log only.
+   */
+  async function takeOver(row: Recording): Promise<LiveRecording> {
+    const leased = await lifecycle.acquire(row.id, { kind: 'takeover', epoch: row.lease_epoch });
+    if (!leased) throw new AppError('session_taken_over', 'the recording was just resumed on another connection');
+    try {
+      await spool.dirFor(row.id);
+      const rawLog = spool.pathFor(row.id, RAW_LOG_FILE);
+      const committed = await lifecycle.committedLiveBytes(row.id);
+      const ownLog = row.lease_owner === deps.nodeId && (await exists(rawLog));
+      // Our own raw log (a restart on the same disk) may hold acknowledged bytes not yet committed.
+      if (!ownLog || (await sizeOf(rawLog)) < committed) await lifecycle.restoreLiveLog(row.id, rawLog);
+      const recording = await open(leased, null, committed);
+      recordings.set(row.id, recording);
+      log.info(
+        { recordingId: row.id, epoch: leased.lease_epoch, from: row.lease_owner, committed, bytes: recording.bytes },
+        'live recording taken over',
+      );
+      return recording;
+    } catch (error) {
+      await lifecycle.release(row.id, leased.lease_epoch).catch(() => {});
+      throw error;
+    }
+  }
+
   return {
     connect(transport) {
-      if (closing) {
-        transport.close(CloseCode.goingAway, 'server shutting down');
-      }
+      if (closing) transport.close(CloseCode.goingAway, 'server shutting down');
       const session: LiveSession = new LiveSession(transport, {
         handshakeTimeoutMs: live.handshakeTimeoutMs,
         idleTimeoutMs: live.idleTimeoutMs,
@@ -184,39 +208,42 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
     },
 
     async recover() {
-      const rows = await deps.repo.byStatus(['receiving'], 'live');
       let recovered = 0;
-      for (const row of rows) {
-        if (recordings.has(row.id)) continue;
-        const rawLogPath = deps.spool.pathFor(row.id, RAW_LOG_FILE);
-        if (!existsSync(rawLogPath)) {
-          await deps.recordings.fail(row.id, 'the server stopped before any audio was stored');
-          continue;
+      for (const row of await deps.repo.byStatus(['receiving'], 'live')) {
+        if (row.lease_owner !== deps.nodeId || recordings.has(row.id)) continue;
+        try {
+          const recording = await takeOver(row);
+          recording.startGrace();
+          recovered += 1;
+        } catch (error) {
+          log.warn({ err: error, recordingId: row.id }, 'could not take back a live recording after a restart');
         }
-        const elapsedMs = Date.now() - Date.parse(row.created_at);
-        const maxDurationMs = Math.max(1000, deps.maxDurationSec * 1000 - elapsedMs);
-        const recording = await open(row.id, row.user_id, null, live.maxRecordingBytes, maxDurationMs);
-        recordings.set(row.id, recording);
-        recording.startGrace();
-        recovered += 1;
-        log.info(
-          { recordingId: row.id, bytes: recording.bytes },
-          'live recording cut by a restart: resumable for the grace period',
-        );
-      }
-      // Cut while re-transcoding from the raw log (the recordings service leaves live ones to us).
-      for (const row of await deps.repo.byStatus(['processing'], 'live')) {
-        const rawLogPath = deps.spool.pathFor(row.id, RAW_LOG_FILE);
-        if (!existsSync(rawLogPath)) {
-          await deps.recordings.fail(row.id, 'the server stopped while processing and the audio was lost');
-          continue;
-        }
-        void fallbackSlot(() => deps.recordings.processInput(row.id, rawLogPath)).catch((error: unknown) =>
-          log.error({ err: error, recordingId: row.id }, 'reprocessing a live recording failed'),
-        );
-        recovered += 1;
       }
       return recovered;
+    },
+
+    async finishAbandoned() {
+      const now = new Date();
+      const deadOwnerBefore = new Date(now.getTime() - live.resumeGraceMs).toISOString();
+      let finished = 0;
+      for (const row of await deps.repo.abandonedLive(deadOwnerBefore, now.toISOString())) {
+        if (recordings.has(row.id)) continue;
+        const leased = await lifecycle.acquire(row.id, { kind: 'free' });
+        if (leased?.status !== 'receiving') continue;
+        const committed = await lifecycle.committedLiveBytes(row.id);
+        if (committed === 0) {
+          const message = 'no audio reached storage before the recording node went away';
+          await lifecycle.fail(row.id, leased.lease_epoch, new AppError('invalid_media', message), message);
+        } else {
+          await lifecycle.toProcessing(row.id, leased.lease_epoch);
+        }
+        log.info(
+          { recordingId: row.id, committed, previousOwner: row.lease_owner },
+          'finished an abandoned live recording',
+        );
+        finished += 1;
+      }
+      return finished;
     },
 
     async shutdown() {
@@ -233,18 +260,10 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
   };
 }
 
-/** At most `concurrency` tasks at once; the rest wait in order. */
-function limiter(concurrency: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (active >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    active += 1;
-    try {
-      return await task();
-    } finally {
-      active -= 1;
-      waiting.shift()?.();
-    }
-  };
-}
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
+const sizeOf = async (file: string) => (await stat(file)).size;

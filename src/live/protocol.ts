@@ -24,11 +24,13 @@ export const CloseCode = {
   internalError: 1011,
   /** Server overloaded; retry later. */
   tryAgainLater: 1013,
-  /** `resume` of a recording that has no live session (unknown, finished, or not yours). */
+  /** `resume` of a recording that is unknown or not yours. */
   notFound: ERRORS.not_found.ws,
+  /** `resume` of a recording that was already finished (its grace period ended, or it was stopped). */
+  finished: ERRORS.recording_finished.ws,
   /** No audio for the idle timeout (a `ping` keeps the session alive); resumable. */
   idleTimeout: ERRORS.idle_timeout.ws,
-  /** Another connection resumed this recording; do not reconnect. */
+  /** Another connection (on this node or another) resumed this recording; do not reconnect. */
   takenOver: ERRORS.session_taken_over.ws,
   /** Maximum duration or size of one recording reached; what was received is saved. */
   limitReached: ERRORS.recording_too_large.ws,
@@ -58,13 +60,16 @@ export interface StartMessage {
   meeting_link: string | null;
   /** Defaults to the user's personal organisation. */
   org_id: string | null;
-  /** Opt-in: the server sends `{"status":"ack","bytes":N}` as audio becomes durable. */
+  /** Opt-in: the server sends `{"status":"ack","bytes":N}` as audio becomes durable on its disk. */
   ack: boolean;
+  /** Opt-in: the server sends `{"status":"committed","bytes":N}` as audio reaches shared storage. */
+  commit: boolean;
 }
 
 export interface ResumeMessage {
   resume: string;
   ack: boolean;
+  commit: boolean;
 }
 
 export type ActionMessage = { action: 'stop' } | { action: 'ping' };
@@ -74,10 +79,18 @@ export type ActionMessage = { action: 'stop' } | { action: 'ping' };
 export type ServerMessage =
   | { status: 'authenticated' }
   | { status: 'recording_started'; filename: string; recording_id: string }
-  | { status: 'recording_resumed'; recording_id: string; bytes: number }
+  | { status: 'recording_resumed'; recording_id: string; bytes: number; committed: number }
   | { status: 'ack'; bytes: number }
+  | { status: 'committed'; bytes: number }
   | { status: 'pong' }
-  | { status: 'recording_saved'; recording_id: string; duration: number | null; bytes: number }
+  | {
+      status: 'recording_saved';
+      recording_id: string;
+      duration: number | null;
+      bytes: number;
+      /** Present (true) when the audio is stored but its file is still being made (duration null). */
+      processing?: true;
+    }
   | { status: 'error'; error: string; message: string };
 
 // ---- parsing: each returns the message or throws an AppError the session turns into a close ----
@@ -103,21 +116,22 @@ export function parseAuth(text: string): AuthMessage {
   return { token: value.token };
 }
 
-function optionalAck(value: Record<string, unknown>): boolean {
-  if (value.ack === undefined) return false;
-  if (typeof value.ack !== 'boolean') throw new AppError('validation_failed', '"ack" must be true or false');
-  return value.ack;
+function optionalFlag(value: Record<string, unknown>, name: 'ack' | 'commit'): boolean {
+  if (value[name] === undefined) return false;
+  if (typeof value[name] !== 'boolean') throw new AppError('validation_failed', `"${name}" must be true or false`);
+  return value[name];
 }
 
 /** The second message: recording metadata (the seed's) or a resume request (an extension). */
 export function parseStartOrResume(text: string): StartMessage | ResumeMessage {
   const value = parseObject(text, 'the metadata message');
-  const ack = optionalAck(value);
+  const ack = optionalFlag(value, 'ack');
+  const commit = optionalFlag(value, 'commit');
   if (value.resume !== undefined) {
     if (typeof value.resume !== 'string' || !/^[0-9a-f-]{1,64}$/i.test(value.resume)) {
       throw new AppError('validation_failed', '"resume" must be a recording id');
     }
-    return { resume: value.resume, ack };
+    return { resume: value.resume, ack, commit };
   }
   const name = value.name === undefined || value.name === null ? '' : value.name;
   if (typeof name !== 'string') throw new AppError('validation_failed', '"name" must be a string');
@@ -141,7 +155,7 @@ export function parseStartOrResume(text: string): StartMessage | ResumeMessage {
     }
     orgId = value.org_id;
   }
-  return { name: name.trim(), meeting_link: meetingLink, org_id: orgId, ack };
+  return { name: name.trim(), meeting_link: meetingLink, org_id: orgId, ack, commit };
 }
 
 function isHttpUrl(text: string): boolean {
@@ -187,6 +201,3 @@ export function describeError(error: unknown): { code: ErrorCode; message: strin
   }
   return { code: 'internal', message: 'internal error', closeCode: CloseCode.internalError };
 }
-
-/** The stored file's name, as GET /api/recordings/:id reports it (`filename`) once ready. */
-export const filenameFor = (recordingId: string): string => `${recordingId}.ogg`;

@@ -1,4 +1,6 @@
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { syncFolder } from '../storage/fsync.ts';
 
 export interface RawLogOptions {
   /** At most one fsync per interval: a lone chunk is synced at once, a burst is batched. */
@@ -7,6 +9,8 @@ export interface RawLogOptions {
   onDurable?: (bytes: number) => void;
   /** Called once if a write or fsync fails; later appends are dropped. */
   onError?: (error: Error) => void;
+  /** Cut an existing file to this length first (continuing after a failed write). */
+  truncateTo?: number;
 }
 
 /**
@@ -38,11 +42,23 @@ export class RawLog {
     this.#durable = size;
   }
 
-  /** Opens (or creates) the log for appending; an existing file continues at its current size. */
+  /**
+   * Opens (or creates) the log for appending; an existing file continues at its current size. The file
+   * and its folder entry are fsynced first: bytes left by a crashed process sit in the page cache, and
+   * they count as durable only once they are on the disk.
+   */
   static async open(path: string, options: RawLogOptions): Promise<RawLog> {
     const file = await open(path, 'a');
-    const { size } = await stat(path);
-    return new RawLog(path, file, size, options);
+    try {
+      if (options.truncateTo !== undefined) await file.truncate(options.truncateTo);
+      await file.sync();
+      await syncFolder(dirname(path));
+      const { size } = await stat(path);
+      return new RawLog(path, file, size, options);
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
   }
 
   get length(): number {

@@ -1,12 +1,13 @@
 /** The live session state machine, the recording's backpressure and the origin rule, without sockets. */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../errors.ts';
 import type { LiveTranscoder } from '../media/types.ts';
+import { eventually } from '../test-support/eventually.ts';
+import { createTestLifecycle, type TestLifecycle } from '../test-support/lifecycle.ts';
 import { LiveRecording, type LiveRecordingDeps } from './live-recording.ts';
 import { isOriginAllowed } from './origin.ts';
 import { closeReason, parseStartOrResume, type ServerMessage } from './protocol.ts';
@@ -30,7 +31,14 @@ function fakeTransport() {
 function fakeRecording() {
   const appended: Buffer[] = [];
   const events: string[] = [];
-  const saved: SavedResult = { recordingId: 'r1', status: 'ready', durationSec: 5, bytes: 0, error: null };
+  const saved: SavedResult = {
+    recordingId: 'r1',
+    status: 'ready',
+    durationSec: 5,
+    bytes: 0,
+    error: null,
+    errorCode: null,
+  };
   const handle: RecordingHandle = {
     id: 'r1',
     append: (chunk) => {
@@ -61,7 +69,7 @@ function session(options: { startDelayMs?: number; handshakeTimeoutMs?: number; 
       if (options.startDelayMs) await sleep(options.startDelayMs);
       return { handle: recording.handle, filename: 'r1.ogg' };
     },
-    resume: async () => ({ handle: recording.handle, bytes: 10, durable: 8 }),
+    resume: async () => ({ handle: recording.handle, bytes: 10, durable: 8, committed: 4 }),
   });
   const text = (value: unknown) => s.onMessage(Buffer.from(JSON.stringify(value)), false);
   return { s, t, recording, text };
@@ -142,7 +150,7 @@ describe('LiveSession', () => {
     text({ resume: 'abc1', ack: true });
     await sleep(5);
     assert.deepEqual(t.sent.slice(1), [
-      { status: 'recording_resumed', recording_id: 'r1', bytes: 10 },
+      { status: 'recording_resumed', recording_id: 'r1', bytes: 10, committed: 4 },
       { status: 'ack', bytes: 8 },
     ]);
   });
@@ -162,6 +170,7 @@ describe('protocol', () => {
       meeting_link: 'https://x.example/m',
       org_id: 'o1',
       ack: false,
+      commit: false,
     });
     assert.throws(() => parseStartOrResume('{"meeting_link":"ftp://x"}'), /meeting_link/);
     assert.throws(() => parseStartOrResume('{"ack":"yes"}'), /ack/);
@@ -182,40 +191,69 @@ describe('origin check', () => {
 });
 
 describe('LiveRecording', () => {
-  async function withRecording(transcoder: LiveTranscoder, run: (r: LiveRecording, dir: string) => Promise<void>) {
-    const dir = await mkdtemp(path.join(tmpdir(), 'earshot-live-unit-'));
+  const audioInfo = {
+    container: 'ogg',
+    codec: 'opus',
+    sampleRate: 16000,
+    channels: 1,
+    durationSec: 1,
+    bitrate: 24000,
+    sizeBytes: 1,
+  };
+  const client = (overrides: Partial<AttachedClient> = {}): AttachedClient => ({
+    ack: () => {},
+    committed: () => {},
+    pause: () => {},
+    resume: () => {},
+    end: () => {},
+    ...overrides,
+  });
+
+  /** A live recording over a real lifecycle (SQLite, local store), as live.service.ts opens one. */
+  async function withRecording(
+    transcoder: LiveTranscoder,
+    run: (r: LiveRecording, dir: string, t: TestLifecycle) => Promise<void>,
+  ) {
+    const t = await createTestLifecycle();
+    const row = await t.lifecycle.createLive({
+      orgId: t.orgId,
+      userId: t.userId,
+      name: 'n',
+      meetingLink: null,
+      maxPerUser: 3,
+      dialect: 'sqlite',
+    });
+    const dir = await t.spool.dirFor(row.id);
     const deps: LiveRecordingDeps = {
-      sink: {
-        attachAudio: async () => {},
-        processInput: async () => {},
-        fail: async () => {},
-      },
-      load: async () => ({ status: 'ready', duration_sec: 1, error: null }),
-      saveReceived: async () => {},
-      fallbackSlot: (task) => task(),
-      cleanup: async () => {},
+      store: t.lifecycle,
+      cleanup: (id) => t.spool.remove(id),
       onFinished: () => {},
-      log: { warn: () => {}, error: () => {} },
+      log: { info: () => {}, warn: () => {}, error: () => {} },
     };
     const recording = await LiveRecording.open(
       {
-        id: 'r1',
-        userId: 'u1',
+        id: row.id,
+        userId: row.user_id,
+        epoch: row.lease_epoch,
         rawLogPath: path.join(dir, 'input'),
         oggPath: path.join(dir, 'live.ogg'),
         fsyncIntervalMs: 10,
+        commitIntervalMs: 20,
+        renewIntervalMs: 1000,
         resumeGraceMs: 1000,
         maxBytes: 1 << 30,
         maxDurationMs: 60_000,
+        processingWaitMs: () => 0,
+        committed: 0,
         transcoder: Promise.resolve(transcoder),
       },
       deps,
     );
     try {
-      await run(recording, dir);
+      await run(recording, dir, t);
     } finally {
       await recording.finalise().catch(() => {});
-      await rm(dir, { recursive: true, force: true });
+      await t.dispose();
     }
   }
 
@@ -230,28 +268,14 @@ describe('LiveRecording', () => {
         told.push({ total, inFile: (await stat(rawLog)).size });
         await gate;
       },
-      finish: async () => ({
-        container: 'ogg',
-        codec: 'opus',
-        sampleRate: 16000,
-        channels: 1,
-        durationSec: 1,
-        bitrate: 24000,
-        sizeBytes: 1,
-      }),
+      finish: async () => audioInfo,
       abort: async () => {},
     };
     let rawLog = '';
     await withRecording(transcoder, async (recording, dir) => {
       rawLog = path.join(dir, 'input');
       const calls: string[] = [];
-      const client: AttachedClient = {
-        ack: () => {},
-        pause: () => calls.push('pause'),
-        resume: () => calls.push('resume'),
-        end: () => {},
-      };
-      recording.attach(client);
+      await recording.attach(client({ pause: () => calls.push('pause'), resume: () => calls.push('resume') }));
       for (let i = 0; i < 5; i++) recording.append(Buffer.alloc(300 * 1024, i));
       assert.deepEqual(calls, ['pause']);
       await sleep(50);
@@ -268,23 +292,65 @@ describe('LiveRecording', () => {
     });
   });
 
-  it('a failing transcoder falls back to the raw log without losing bytes', async () => {
-    const transcoder: LiveTranscoder = {
-      advance: async () => {
-        throw new AppError('internal', 'media worker for this session crashed');
-      },
-      finish: async () => {
-        throw new Error('not reached');
-      },
-      abort: async () => {},
-    };
-    await withRecording(transcoder, async (recording) => {
-      const client: AttachedClient = { ack: () => {}, pause: () => {}, resume: () => {}, end: () => {} };
-      recording.attach(client);
-      recording.append(Buffer.alloc(1000));
-      recording.append(Buffer.alloc(500));
+  const failingTranscoder: LiveTranscoder = {
+    advance: async () => {
+      throw new AppError('internal', 'media worker for this session crashed');
+    },
+    finish: async () => {
+      throw new Error('not reached');
+    },
+    abort: async () => {},
+  };
+
+  it('a failing transcoder hands the recording to a processing job, with every byte committed', async () => {
+    await withRecording(failingTranscoder, async (recording, _dir, t) => {
+      await recording.attach(client());
+      const sent = Buffer.concat([Buffer.alloc(1000, 1), Buffer.alloc(500, 2)]);
+      recording.append(sent.subarray(0, 1000));
+      recording.append(sent.subarray(1000));
       const saved = await recording.finalise();
-      assert.deepEqual([saved.status, saved.bytes], ['ready', 1500]);
+      assert.deepEqual([saved.status, saved.bytes], ['processing', 1500]);
+      const row = await t.repo.get(recording.id);
+      assert.deepEqual([row?.status, row?.committed_bytes, row?.lease_owner], ['processing', 1500, null]);
+      assert.equal((await t.jobs.depth()).queued, 1);
+      const staged = path.join(t.dir, 'staged');
+      assert.equal(await t.lifecycle.stageInput(row!, staged), 1500);
+      assert.deepEqual(await readFile(staged), sent);
+    });
+  });
+
+  it('commits durable bytes as segments and reports the committed watermark', async () => {
+    await withRecording(failingTranscoder, async (recording, _dir, t) => {
+      const committed: number[] = [];
+      const acks: number[] = [];
+      await recording.attach(client({ committed: (n) => committed.push(n), ack: (n) => acks.push(n) }));
+      recording.append(Buffer.alloc(300, 7));
+      await eventually(() => assert.equal(committed.at(-1), 300));
+      recording.append(Buffer.alloc(200, 8));
+      await eventually(() => assert.equal(committed.at(-1), 500));
+      assert.ok(acks.at(-1)! >= committed.at(-1)!, 'nothing is committed before it is acknowledged');
+      const segments = await t.blobs.list(`inputs/${recording.id}/live/`);
+      assert.equal(
+        segments.reduce((sum, segment) => sum + segment.size, 0),
+        500,
+      );
+      assert.equal((await t.repo.get(recording.id))?.committed_bytes, 500);
+    });
+  });
+
+  it('is fenced when another node takes the recording over: closes 4409, commits and finishes nothing', async () => {
+    await withRecording(failingTranscoder, async (recording, _dir, t) => {
+      const ends: Array<{ code: number; error?: string | undefined }> = [];
+      await recording.attach(client({ end: (_saved, close) => ends.push({ code: close.code, error: close.error }) }));
+      recording.append(Buffer.alloc(100));
+      await eventually(async () => assert.equal((await t.repo.get(recording.id))?.committed_bytes, 100));
+      const other = await t.lifecycle.acquire(recording.id, { kind: 'takeover', epoch: recording.epoch });
+      assert.equal(other?.lease_epoch, recording.epoch + 1);
+      recording.append(Buffer.alloc(50));
+      await eventually(() => assert.deepEqual(ends, [{ code: 4409, error: 'session_taken_over' }]));
+      assert.equal(recording.state, 'fenced');
+      const row = await t.repo.get(recording.id);
+      assert.deepEqual([row?.status, row?.committed_bytes], ['receiving', 100], 'the fenced owner changed nothing');
     });
   });
 });

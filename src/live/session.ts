@@ -8,7 +8,7 @@
  *   recording ─drop / idle timeout→ closed (recording detached, resumable for the grace period)
  *   any handshake state ─bad message / timeout→ closed (error message, 1008)
  */
-import { AppError, type ErrorCode } from '../errors.ts';
+import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
 import {
   CloseCode,
   closeReason,
@@ -34,10 +34,16 @@ export interface Transport {
 
 export interface SavedResult {
   recordingId: string;
-  status: 'ready' | 'failed';
+  /**
+   * ready: the file is made. processing: the audio is stored and a job is making the file. failed: for
+   * good (`errorCode`). pending: storage or the database is down; the audio is safe on this node and
+   * finishing is retried.
+   */
+  status: 'ready' | 'processing' | 'failed' | 'pending';
   durationSec: number | null;
   bytes: number;
   error: string | null;
+  errorCode: ErrorCode | null;
 }
 
 /** What a session may do with the recording it is attached to (implemented by LiveRecording). */
@@ -52,6 +58,7 @@ export interface RecordingHandle {
 /** What the recording may do with the session attached to it. */
 export interface AttachedClient {
   ack(bytes: number): void;
+  committed(bytes: number): void;
   pause(): void;
   resume(): void;
   /** The recording ends for a server reason (limit, shutdown, takeover): report and close. */
@@ -72,7 +79,7 @@ export interface SessionDeps {
     userId: string,
     message: ResumeMessage,
     client: AttachedClient,
-  ): Promise<{ handle: RecordingHandle; bytes: number; durable: number }>;
+  ): Promise<{ handle: RecordingHandle; bytes: number; durable: number; committed: number }>;
   onError?(error: unknown, context: string): void;
   /** Called once when the session reaches `closed`. */
   onClosed?(): void;
@@ -94,6 +101,7 @@ export class LiveSession implements AttachedClient {
   #userId: string | undefined;
   #recording: RecordingHandle | undefined;
   #ack = false;
+  #commit = false;
   #queue: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   /** Close code from the client if it closed while an async step was running. */
@@ -145,6 +153,10 @@ export class LiveSession implements AttachedClient {
     if (this.#ack && this.#state === 'recording') this.#transport.send({ status: 'ack', bytes });
   }
 
+  committed(bytes: number): void {
+    if (this.#commit && this.#state === 'recording') this.#transport.send({ status: 'committed', bytes });
+  }
+
   pause(): void {
     this.#transport.pause();
   }
@@ -159,14 +171,19 @@ export class LiveSession implements AttachedClient {
     this.#clearTimer();
     if (close.error) this.#transport.send({ status: 'error', error: close.error, message: close.reason });
     void (async () => {
+      let code = close.code;
+      let reason = closeReason(close.reason);
       if (saved) {
         try {
-          this.#sendSaved(await saved);
+          const result = await saved;
+          this.#sendSaved(result);
+          // Not saved after all (storage down, media refused): the close says so, not the planned code.
+          if (result.status === 'failed' || result.status === 'pending') ({ code, reason } = closeFor(result));
         } catch (error) {
           this.#deps.onError?.(error, 'finalising a live recording');
         }
       }
-      this.#transport.close(close.code, closeReason(close.reason));
+      this.#transport.close(code, reason);
       this.#setClosed();
     })();
   }
@@ -215,10 +232,11 @@ export class LiveSession implements AttachedClient {
     this.#state = 'starting';
     this.#clearTimer();
     this.#ack = message.ack;
+    this.#commit = message.commit;
     if (isResume(message)) {
-      const { handle, bytes, durable } = await this.#deps.resume(userId, message, this);
+      const { handle, bytes, durable, committed } = await this.#deps.resume(userId, message, this);
       if (this.#attach(handle)) {
-        this.#transport.send({ status: 'recording_resumed', recording_id: handle.id, bytes });
+        this.#transport.send({ status: 'recording_resumed', recording_id: handle.id, bytes, committed });
         this.ack(durable);
       }
     } else {
@@ -261,11 +279,8 @@ export class LiveSession implements AttachedClient {
       this.#clearTimer();
       const saved = await (this.#recording as RecordingHandle).finalise();
       this.#sendSaved(saved);
-      const failed = saved.status === 'failed';
-      this.#transport.close(
-        failed ? CloseCode.invalidMedia : CloseCode.normal,
-        failed ? closeReason(saved.error ?? '') : '',
-      );
+      const close = closeFor(saved);
+      this.#transport.close(close.code, close.reason);
       this.#setClosed();
       return;
     }
@@ -278,17 +293,18 @@ export class LiveSession implements AttachedClient {
   }
 
   #sendSaved(saved: SavedResult): void {
-    if (saved.status === 'ready') {
+    if (saved.status === 'ready' || saved.status === 'processing') {
       this.#transport.send({
         status: 'recording_saved',
         recording_id: saved.recordingId,
         duration: saved.durationSec,
         bytes: saved.bytes,
+        ...(saved.status === 'processing' ? { processing: true as const } : {}),
       });
     } else {
       this.#transport.send({
         status: 'error',
-        error: 'invalid_media',
+        error: saved.errorCode ?? 'internal',
         message: saved.error ?? 'the recording could not be processed',
       });
     }
@@ -346,4 +362,11 @@ export class LiveSession implements AttachedClient {
     this.#clearTimer();
     this.#deps.onClosed?.();
   }
+}
+
+/** How a stop ends the connection: 1000 once saved, else the code of what went wrong (errors table). */
+function closeFor(saved: SavedResult): { code: number; reason: string } {
+  if (saved.status === 'ready' || saved.status === 'processing') return { code: CloseCode.normal, reason: '' };
+  const code = saved.errorCode ?? 'internal';
+  return { code: ERRORS[code].ws, reason: closeReason(saved.error ?? '') };
 }

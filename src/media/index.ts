@@ -59,7 +59,14 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
 
     normalize: (input: string, output: string, o: NormalizeOptions = {}) =>
       pool.runFile(
-        (id) => ({ type: 'normalize', id, input, output, limits, encoder: fileEncoder }),
+        (id) => ({
+          type: 'normalize',
+          id,
+          input,
+          output,
+          limits: { ...limits, maxDurationSec: Math.min(limits.maxDurationSec, o.maxDurationSec ?? Infinity) },
+          encoder: fileEncoder,
+        }),
         o.onProgress,
         o.signal,
       ),

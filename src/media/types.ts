@@ -18,6 +18,8 @@ export interface NormalizeOptions {
   /** Fraction (0..1) of the input duration processed; throttled to a few calls a second. */
   onProgress?: (fraction: number) => void;
   signal?: AbortSignal;
+  /** A lower duration limit than the engine's for this input (a live recording: how long it was connected). */
+  maxDurationSec?: number;
 }
 
 /**

@@ -36,9 +36,58 @@ export interface OggState {
   tail: Buffer;
   /** Complete pages seen so far. */
   pages: number;
+  /** Sequence number of the last complete page of each logical stream (by serial number). */
+  sequences: Record<string, number>;
 }
 
-export const initialOggState = (): OggState => ({ tail: Buffer.alloc(0), pages: 0 });
+export const initialOggState = (): OggState => ({ tail: Buffer.alloc(0), pages: 0, sequences: {} });
+
+/** The state as stored in the database (recordings.stream_state), shared by every node. */
+export function serialiseOggState(state: OggState): string {
+  return JSON.stringify({ tail: state.tail.toString('base64'), pages: state.pages, sequences: state.sequences });
+}
+
+export function parseOggState(text: string | null): OggState {
+  if (!text) return initialOggState();
+  const value = JSON.parse(text) as { tail: string; pages: number; sequences: Record<string, number> };
+  return { tail: Buffer.from(value.tail, 'base64'), pages: value.pages, sequences: value.sequences };
+}
+
+// RFC 3533 §6: the bitstream serial number is at byte 14 of a page header, the page sequence number at 18.
+const pageSerial = (data: Buffer, at: number) => data.readUInt32LE(at + 14);
+const pageSequence = (data: Buffer, at: number) => data.readUInt32LE(at + 18);
+
+/**
+ * How many leading bytes of a chunk the stream already has, judged by Ogg page identity: complete pages
+ * whose (serial, sequence number) were already stored, and then the stored part of the unfinished page.
+ * This is how a chunk sent again without an offset (a client retrying after a lost response) is told
+ * from new audio. 0 when the chunk starts with audio the stream does not have yet. `read(position,
+ * length)` gives bytes of the chunk (fewer at its end), so a large chunk is never read whole.
+ */
+export function storedPrefixOf(
+  state: OggState,
+  size: number,
+  read: (position: number, length: number) => Buffer,
+): number {
+  let at = 0;
+  for (;;) {
+    const header = read(at, HEADER_FIXED + 255);
+    if (header.length < HEADER_FIXED || !header.subarray(0, 4).equals(CAPTURE)) break;
+    const segments = header[26]!;
+    if (header.length < HEADER_FIXED + segments) break;
+    let bodySize = 0;
+    for (let i = 0; i < segments; i++) bodySize += header[HEADER_FIXED + i]!;
+    const last = state.sequences[String(pageSerial(header, 0))];
+    if (last === undefined || pageSequence(header, 0) > last) break;
+    at += HEADER_FIXED + segments + bodySize;
+    if (at >= size) return size;
+  }
+  // The unfinished page stored so far, repeated at this point, is stored too.
+  if (state.tail.length > 0 && size - at >= state.tail.length && read(at, state.tail.length).equals(state.tail)) {
+    at += state.tail.length;
+  }
+  return at;
+}
 
 export type OggCheck = { ok: true; state: OggState } | { ok: false; message: string; pageOffset: number };
 
@@ -50,6 +99,7 @@ export function checkOggChunk(state: OggState, chunk: Uint8Array, streamOffset =
   const data = state.tail.length ? Buffer.concat([state.tail, chunk]) : Buffer.from(chunk);
   let at = 0;
   let pages = state.pages;
+  const sequences = { ...state.sequences };
   while (data.length - at >= HEADER_FIXED) {
     const where = streamOffset + at;
     if (!data.subarray(at, at + 4).equals(CAPTURE)) {
@@ -79,6 +129,7 @@ export function checkOggChunk(state: OggState, chunk: Uint8Array, streamOffset =
       return { ok: false, message: `Ogg page at byte ${where} fails its CRC check (corrupt data)`, pageOffset: where };
     }
     pages++;
+    sequences[String(pageSerial(data, at))] = pageSequence(data, at);
     at += pageSize;
   }
   // An incomplete first 4 bytes can already be told apart from "OggS".
@@ -88,7 +139,7 @@ export function checkOggChunk(state: OggState, chunk: Uint8Array, streamOffset =
     const where = streamOffset + at;
     return { ok: false, message: `no Ogg page starts at byte ${where} (expected "OggS")`, pageOffset: where };
   }
-  return { ok: true, state: { tail: Buffer.from(rest), pages } };
+  return { ok: true, state: { tail: Buffer.from(rest), pages, sequences } };
 }
 
 /** True when the stream so far ends exactly on a page boundary (nothing half-sent). */

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { nowIso } from '../db/index.ts';
-import type { Recording, RecordingSource, RecordingStatus, RecordingUpdate } from '../db/schema.ts';
+import type { Database, Recording, RecordingSource, RecordingStatus, RecordingUpdate } from '../db/schema.ts';
 
 export interface NewRecordingInput {
-  /** Chosen by the caller when files must be stored under the id before the row exists (uploads). */
+  /** Chosen by the caller when files are stored under the id before the row exists (uploads). */
   id?: string;
   orgId: string;
   userId: string;
@@ -12,9 +13,11 @@ export interface NewRecordingInput {
   source: RecordingSource;
   status: RecordingStatus;
   meetingLink?: string | null;
-  /** Spool file name of the input, when it is already stored. */
-  inputKey?: string | null;
+  /** What the input is: `upload`, `stream.ogg`, `stream.webm` or `live`. */
+  inputKey: string;
   receivedBytes?: number;
+  /** Take the owner lease at once (live recordings): this node, epoch 1, until then. */
+  lease?: { owner: string; expiresAt: string };
 }
 
 export interface ListQuery {
@@ -24,28 +27,54 @@ export interface ListQuery {
   before?: { createdAt: string; id: string };
 }
 
-/** All SQL about recordings. Callers check org access first; this layer trusts its arguments. */
+/** Fields a fenced update may change: everything but identity and the epoch itself. */
+export type FencedPatch = Omit<RecordingUpdate, 'id' | 'updated_at' | 'lease_epoch'>;
+
+export type LeaseClaim =
+  /** Only if nobody holds a lease that is still running. */
+  | { kind: 'free' }
+  /** Whoever holds it, as long as it is still at `epoch` (a client resuming on another node). */
+  | { kind: 'takeover'; epoch: number };
+
+/**
+ * All SQL about recordings. Callers check org access first; this layer trusts its arguments. Status,
+ * lease and input fields are written only through src/recordings/lifecycle.ts, with the lease epoch
+ * as a fencing token: an update from an owner that lost its lease matches no row.
+ */
 export interface RecordingsRepo {
-  create(input: NewRecordingInput): Promise<Recording>;
+  insert(db: Kysely<Database>, input: NewRecordingInput): Promise<Recording>;
   get(id: string): Promise<Recording | undefined>;
   list(query: ListQuery): Promise<Recording[]>;
-  update(id: string, patch: Omit<RecordingUpdate, 'id' | 'updated_at'>): Promise<Recording | undefined>;
-  /**
-   * Moves the append offset from `from` to `to` only if it is still `from` (compare-and-set), so two
-   * racing appends to one recording cannot both win.
-   */
-  advanceReceived(id: string, from: number, to: number): Promise<boolean>;
-  /** Sets the progress of a recording that is still processing (a no-op once it has finished). */
-  setProgress(id: string, progress: number): Promise<void>;
+  rename(id: string, name: string): Promise<Recording | undefined>;
+  delete(id: string): Promise<boolean>;
+
+  /** Takes the owner lease for `ttlMs`; the new epoch, or undefined when someone else holds it. */
+  acquireLease(id: string, owner: string, ttlMs: number, claim: LeaseClaim): Promise<Recording | undefined>;
+  renewLease(id: string, owner: string, epoch: number, ttlMs: number): Promise<boolean>;
+  releaseLease(id: string, epoch: number): Promise<void>;
+  /** Updates the row only if its lease is still at `epoch`; undefined when fenced (or deleted). */
+  fencedUpdate(db: Kysely<Database>, id: string, epoch: number, patch: FencedPatch): Promise<Recording | undefined>;
+  /** Moves a stream's offset from `from` to `to` at `epoch` (compare-and-set) with the checker state. */
+  advanceStream(id: string, epoch: number, from: number, to: number, state: string | null): Promise<boolean>;
+  /** Processing progress, while the recording is processing at `epoch`. */
+  setProgress(id: string, epoch: number, progress: number): Promise<void>;
+
   byStatus(statuses: RecordingStatus[], source?: RecordingSource): Promise<Recording[]>;
-  delete(id: string): Promise<void>;
+  /** Live recordings nobody renews any more, whose grace period has also passed (their owner died). */
+  abandonedLive(leaseExpiredBefore: string, now: string): Promise<Recording[]>;
+  /** Streams with no chunk since `before`. */
+  idleStreams(before: string): Promise<Recording[]>;
+  /** Failed recordings whose kept input is past its retention. */
+  expiredInputs(now: string): Promise<Recording[]>;
+  /** Receiving live recordings of a user (the per-user cap counts them across nodes). */
+  countLive(db: Kysely<Database>, userId: string): Promise<number>;
 }
 
 export function createRecordingsRepo(db: Db): RecordingsRepo {
   return {
-    async create(input) {
+    async insert(trx, input) {
       const now = nowIso();
-      return db
+      return trx
         .insertInto('recordings')
         .values({
           id: input.id ?? randomUUID(),
@@ -57,7 +86,7 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
           status: input.status,
           progress: 0,
           error: null,
-          input_key: input.inputKey ?? null,
+          input_key: input.inputKey,
           audio_key: null,
           received_bytes: input.receivedBytes ?? 0,
           duration_sec: null,
@@ -69,6 +98,14 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
           created_at: now,
           updated_at: now,
           finished_at: null,
+          lease_owner: input.lease?.owner ?? null,
+          lease_epoch: input.lease ? 1 : 0,
+          lease_expires_at: input.lease?.expiresAt ?? null,
+          committed_bytes: input.receivedBytes ?? 0,
+          stream_state: null,
+          resumable_until: null,
+          input_expires_at: null,
+          error_code: null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -90,29 +127,84 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
       return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
     },
 
-    update: (id, patch) =>
+    rename: (id, name) =>
       db
         .updateTable('recordings')
-        .set({ ...patch, updated_at: nowIso() })
+        .set({ name, updated_at: nowIso() })
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirst(),
 
-    async advanceReceived(id, from, to) {
+    async delete(id) {
+      const result = await db.deleteFrom('recordings').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    },
+
+    acquireLease(id, owner, ttlMs, claim) {
+      const now = nowIso();
+      let query = db
+        .updateTable('recordings')
+        .set({
+          lease_owner: owner,
+          lease_epoch: sql<number>`lease_epoch + 1`,
+          lease_expires_at: new Date(Date.now() + ttlMs).toISOString(),
+          updated_at: now,
+        })
+        .where('id', '=', id);
+      query =
+        claim.kind === 'takeover'
+          ? query.where('lease_epoch', '=', claim.epoch)
+          : query.where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<', now)]));
+      return query.returningAll().executeTakeFirst();
+    },
+
+    async renewLease(id, owner, epoch, ttlMs) {
       const result = await db
         .updateTable('recordings')
-        .set({ received_bytes: to, updated_at: nowIso() })
+        .set({ lease_expires_at: new Date(Date.now() + ttlMs).toISOString() })
         .where('id', '=', id)
-        .where('received_bytes', '=', from)
+        .where('lease_owner', '=', owner)
+        .where('lease_epoch', '=', epoch)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async setProgress(id, progress) {
+    async releaseLease(id, epoch) {
+      await db
+        .updateTable('recordings')
+        .set({ lease_owner: null, lease_expires_at: null })
+        .where('id', '=', id)
+        .where('lease_epoch', '=', epoch)
+        .execute();
+    },
+
+    fencedUpdate: (trx, id, epoch, patch) =>
+      trx
+        .updateTable('recordings')
+        .set({ ...patch, updated_at: nowIso() })
+        .where('id', '=', id)
+        .where('lease_epoch', '=', epoch)
+        .returningAll()
+        .executeTakeFirst(),
+
+    async advanceStream(id, epoch, from, to, state) {
+      const result = await db
+        .updateTable('recordings')
+        .set({ received_bytes: to, committed_bytes: to, stream_state: state, updated_at: nowIso() })
+        .where('id', '=', id)
+        .where('lease_epoch', '=', epoch)
+        .where('received_bytes', '=', from)
+        .where('status', '=', 'receiving')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async setProgress(id, epoch, progress) {
       await db
         .updateTable('recordings')
         .set({ progress, updated_at: nowIso() })
         .where('id', '=', id)
+        .where('lease_epoch', '=', epoch)
         .where('status', '=', 'processing')
         .execute();
     },
@@ -123,8 +215,48 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
       return query.orderBy('created_at').execute();
     },
 
-    async delete(id) {
-      await db.deleteFrom('recordings').where('id', '=', id).execute();
+    abandonedLive: (leaseExpiredBefore, now) =>
+      db
+        .selectFrom('recordings')
+        .selectAll()
+        .where('source', '=', 'live')
+        .where('status', '=', 'receiving')
+        .where((eb) =>
+          eb.or([
+            eb('lease_owner', 'is', null),
+            eb('lease_expires_at', '<', leaseExpiredBefore),
+            eb.and([eb('resumable_until', '<', now), eb('lease_expires_at', '<', now)]),
+          ]),
+        )
+        .orderBy('created_at')
+        .execute(),
+
+    idleStreams: (before) =>
+      db
+        .selectFrom('recordings')
+        .selectAll()
+        .where('source', '=', 'stream')
+        .where('status', '=', 'receiving')
+        .where('updated_at', '<', before)
+        .execute(),
+
+    expiredInputs: (now) =>
+      db
+        .selectFrom('recordings')
+        .selectAll()
+        .where('status', '=', 'failed')
+        .where('input_expires_at', '<', now)
+        .execute(),
+
+    async countLive(trx, userId) {
+      const row = await trx
+        .selectFrom('recordings')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('user_id', '=', userId)
+        .where('source', '=', 'live')
+        .where('status', '=', 'receiving')
+        .executeTakeFirstOrThrow();
+      return Number(row.count);
     },
   };
 }

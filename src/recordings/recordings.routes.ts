@@ -154,6 +154,26 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
     },
   );
 
+  app.post(
+    '/api/recordings/:id/reprocess',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['recordings'],
+        security,
+        summary: 'Process a failed recording again from the input it kept',
+        description:
+          'A recording that failed keeps what was received (the upload, the stream chunks, the live audio) ' +
+          'until `input_kept_until`. This queues processing again: 202 with status `processing`. 409 when ' +
+          'the recording is not failed or its input is no longer kept.',
+        params: IdParams,
+        response: { 202: RecordingJson, ...errors },
+      },
+    },
+    async (request, reply) =>
+      reply.status(202).send(toRecordingJson(await recordings.reprocess(request.user.id, request.params.id))),
+  );
+
   // <audio> elements cannot send an Authorization header, so this one route also accepts the access token
   // in ?access_token= (RFC 6750 §2.3). It is checked by the same validator; its logs stay at warn so the
   // URL (with the token) is not written to the request log.

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Recording } from '../db/schema.ts';
+import { filenameFor } from './lifecycle.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -17,6 +18,13 @@ export const RecordingJson = Type.Object({
   ]),
   progress: Type.Number({ description: 'Fraction 0..1 of processing done; 1 when ready.' }),
   error: Nullable(Type.String({ description: 'Why processing failed (status failed).' })),
+  error_code: Nullable(Type.String({ description: 'The error code of a failure, from the errors table.' })),
+  input_kept_until: Nullable(
+    Type.String({
+      format: 'date-time',
+      description: 'A failed recording keeps what was received until then: POST .../reprocess to try again.',
+    }),
+  ),
   duration_sec: Nullable(Type.Number()),
   size_bytes: Nullable(Type.Integer({ description: 'Size of the normalised Ogg/Opus file.' })),
   codec: Nullable(Type.String()),
@@ -27,6 +35,9 @@ export const RecordingJson = Type.Object({
   updated_at: Type.String({ format: 'date-time' }),
   finished_at: Nullable(Type.String({ format: 'date-time' })),
   received_bytes: Type.Integer({ description: 'Input bytes received (the append offset for streams).' }),
+  committed_bytes: Type.Integer({
+    description: 'Input bytes in shared storage (live recordings: the committed watermark).',
+  }),
   filename: Nullable(Type.String({ description: 'Stored audio file name, once ready.' })),
 });
 
@@ -40,6 +51,8 @@ export function toRecordingJson(recording: Recording) {
     status: recording.status,
     progress: recording.progress,
     error: recording.error,
+    error_code: recording.error_code,
+    input_kept_until: recording.status === 'failed' ? recording.input_expires_at : null,
     duration_sec: recording.duration_sec,
     size_bytes: recording.size_bytes,
     codec: recording.codec,
@@ -50,7 +63,8 @@ export function toRecordingJson(recording: Recording) {
     updated_at: recording.updated_at,
     finished_at: recording.finished_at,
     received_bytes: recording.received_bytes,
-    filename: recording.audio_key ? recording.audio_key.slice(recording.audio_key.lastIndexOf('/') + 1) : null,
+    committed_bytes: recording.committed_bytes,
+    filename: recording.audio_key ? filenameFor(recording.id) : null,
   };
 }
 

@@ -1,39 +1,59 @@
-import { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import type { TokenService } from '../auth/tokens.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
+import type { Spool } from '../storage/spool.ts';
 import { ErrorJson, IdParams, StreamQuery, StreamResponse, toRecordingJson } from './recordings.schemas.ts';
-import type { StreamService } from './stream.service.ts';
+import { type ChunkFile, chunkPathIn, discardChunk, type StreamService } from './stream.service.ts';
 
 export interface StreamRoutesOptions {
   streams: StreamService;
   tokens: TokenService;
+  spool: Spool;
   chunkBytes: number;
 }
 
 const CHUNK_TYPES = ['application/octet-stream', 'audio/ogg', 'audio/webm', 'audio/opus'];
 
-/** Reads a chunk body into memory, refusing it (413) as soon as it passes the chunk limit. */
-async function readChunk(body: unknown, limit: number, declared: string | undefined): Promise<Buffer> {
+/**
+ * Streams a chunk body into a spool file of its own, refusing it (413) as soon as it passes the chunk
+ * limit. The caller removes it (discardChunk) when the request is done.
+ */
+async function receiveChunk(
+  body: unknown,
+  spool: Spool,
+  limit: number,
+  declared: string | undefined,
+): Promise<ChunkFile> {
   if (declared !== undefined && Number(declared) > limit) {
     throw new AppError('payload_too_large', `a chunk may be at most ${limit} bytes`);
   }
-  if (body === undefined || body === null) return Buffer.alloc(0);
   // Another parser (JSON, form) handled the body: not one of the chunk types.
-  if (!(body instanceof Readable)) {
+  if (body !== undefined && body !== null && !(body instanceof Readable)) {
     throw new AppError('unsupported_media', `send chunks as ${CHUNK_TYPES.join(', ')}`);
   }
-  const parts: Buffer[] = [];
-  let total = 0;
-  for await (const part of body) {
-    total += part.length;
-    if (total > limit) throw new AppError('payload_too_large', `a chunk may be at most ${limit} bytes`);
-    parts.push(part as Buffer);
+  const folder = await spool.dirFor(`incoming-${randomUUID()}`);
+  const chunk: ChunkFile = { path: chunkPathIn(folder), size: 0 };
+  try {
+    const counter = new Transform({
+      transform(piece: Buffer, _encoding, done) {
+        chunk.size += piece.length;
+        if (chunk.size > limit) done(new AppError('payload_too_large', `a chunk may be at most ${limit} bytes`));
+        else done(null, piece);
+      },
+    });
+    await pipeline(body instanceof Readable ? body : Readable.from([]), counter, createWriteStream(chunk.path));
+    return chunk;
+  } catch (error) {
+    await discardChunk(chunk);
+    throw error;
   }
-  return Buffer.concat(parts, total);
 }
 
 function headerInt(value: string | string[] | undefined, name: string): number | undefined {
@@ -86,9 +106,12 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           'The raw body (application/octet-stream, audio/ogg or audio/webm) is the next piece of ONE Ogg/Opus ' +
           'or WebM/Opus recording, split anywhere. The first call has no recording_id (optional `name`, ' +
           '`org_id`), starts at offset 0 and answers 201 with the `recording_id`. Later calls name it ' +
-          '(`recording_id` query or `Recording-Id` header) and the byte offset they append at (`offset` query ' +
-          'or `Upload-Offset` header, as in tus). Resending a chunk that is already stored (same offset, same ' +
-          'bytes) is harmless: 200 with the current offset. A gap or overlap is 409 with the server offset in ' +
+          '(`recording_id` query or `Recording-Id` header) and may state the byte offset they append at ' +
+          '(`offset` query or `Upload-Offset` header, as in tus); without an offset the chunk is appended at ' +
+          'the end, and an Ogg chunk whose pages (by serial and sequence number) are already stored is taken ' +
+          'as a retry. Every answer reports the bytes stored so far (`offset`, `Upload-Offset`). Resending a ' +
+          'chunk that is already stored (same offset, same bytes) is harmless: 200 with the current offset. ' +
+          'Chunks of one stream may reach different nodes of a cluster. A gap or overlap is 409 with the server offset in ' +
           'the body (`details.offset`) and the `Upload-Offset` header. Ogg chunks are checked page by page ' +
           '(capture pattern, version, sizes, CRC-32) and a corrupt one is refused with 422 without touching ' +
           'what is stored; WebM is recognised by its EBML magic on the first chunk and later chunks are ' +
@@ -117,21 +140,27 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
         const query = request.query;
         const recordingId = query.recording_id ?? oneHeader(request.headers['recording-id']);
         const offset = query.offset ?? headerInt(request.headers['upload-offset'], 'Upload-Offset');
-        if (recordingId && offset === undefined) {
-          throw new AppError('validation_failed', 'state the byte offset of this chunk (offset or Upload-Offset)');
+        const chunk = await receiveChunk(
+          request.body,
+          options.spool,
+          options.chunkBytes,
+          oneHeader(request.headers['content-length']),
+        );
+        try {
+          const result = await streams.append({
+            userId: request.user.id,
+            recordingId,
+            orgId: query.org_id,
+            name: query.name,
+            offset,
+            final: query.final === true,
+            chunk,
+          });
+          reply.header('location', `/api/recordings/${result.recording.id}`);
+          return sendStreamState(reply, result.recording, result.created ? 201 : undefined);
+        } finally {
+          await discardChunk(chunk);
         }
-        const chunk = await readChunk(request.body, options.chunkBytes, oneHeader(request.headers['content-length']));
-        const result = await streams.append({
-          userId: request.user.id,
-          recordingId,
-          orgId: query.org_id,
-          name: query.name,
-          offset: offset ?? 0,
-          final: query.final === true,
-          chunk,
-        });
-        reply.header('location', `/api/recordings/${result.recording.id}`);
-        return sendStreamState(reply, result.recording, result.created ? 201 : undefined);
       } catch (error) {
         return withOffsetHeader(reply, error);
       }

@@ -1,28 +1,52 @@
 /**
- * Chunked streams: one recording sent as successive raw request bodies, each stating the byte offset
- * it appends at (the tus model: a retried chunk is recognised, a gap or an overlap is refused with the
- * server's offset). Ogg pages are checked as they arrive, CRC included, before anything is written,
- * and every acknowledged chunk has been fsync'ed.
+ * Chunked streams: one recording sent as successive raw request bodies. With a byte offset (the tus
+ * model) a retried chunk is recognised and a gap or an overlap is refused with the server's offset;
+ * without one (the seed's clients) a chunk is appended at the end, and an Ogg chunk whose pages are
+ * already stored is recognised as a retry. Ogg pages are checked as they arrive, CRC included, before
+ * anything is stored.
+ *
+ * Any node may take any chunk: the offset and the Ogg checker's state live in the recording's row, the
+ * chunks in the shared store (lifecycle.appendStreamChunk), and an append holds the recording's lease
+ * so two nodes never append to one stream at once. A chunk is acknowledged only once it is durable in
+ * the store and the offset has moved.
  */
-import { constants, open, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Recording } from '../db/schema.ts';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, ERRORS, type ErrorCode, isAppError } from '../errors.ts';
 import type { OrgAccess } from '../orgs/access.ts';
-import type { Spool } from '../storage/spool.ts';
 import type { KeyedLock } from './keyed-lock.ts';
-import { checkOggChunk, EBML_MAGIC, initialOggState, type OggState } from './ogg-pages.ts';
+import { INPUT_KINDS, type Lifecycle } from './lifecycle.ts';
+import {
+  checkOggChunk,
+  EBML_MAGIC,
+  initialOggState,
+  type OggState,
+  parseOggState,
+  serialiseOggState,
+  storedPrefixOf,
+} from './ogg-pages.ts';
 import type { RecordingsRepo } from './recordings.repo.ts';
 import type { RecordingsService } from './recordings.service.ts';
 import { cleanName } from './uploads.ts';
 
 export type StreamFormat = 'ogg' | 'webm';
-export const STREAM_FILES: Record<StreamFormat, string> = { ogg: 'stream.ogg', webm: 'stream.webm' };
+
+/** A chunk as received: a local file (the body is never held in memory whole). */
+export interface ChunkFile {
+  path: string;
+  size: number;
+}
 
 export interface StreamDeps {
   repo: RecordingsRepo;
-  spool: Spool;
   orgAccess: OrgAccess;
   recordings: RecordingsService;
+  lifecycle: Lifecycle;
+  /** Serialises appends to one stream within this node; the lease does it across nodes. */
   locks: KeyedLock;
   /** Largest total stream (bytes). */
   maxBytes: number;
@@ -36,9 +60,10 @@ export interface AppendInput {
   recordingId?: string | undefined;
   orgId?: string | undefined;
   name?: string | undefined;
-  offset: number;
+  /** Where the chunk goes; absent: at the end (the seed's clients). */
+  offset?: number | undefined;
   final: boolean;
-  chunk: Buffer;
+  chunk: ChunkFile;
 }
 
 export interface StreamResult {
@@ -49,140 +74,161 @@ export interface StreamResult {
   replayed: boolean;
 }
 
-const formatOf = (recording: Recording): StreamFormat | undefined =>
-  recording.input_key === STREAM_FILES.webm ? 'webm' : recording.input_key === STREAM_FILES.ogg ? 'ogg' : undefined;
+/** How long an append waits for another node's append to the same stream to finish. */
+const LEASE_WAIT_MS = 5000;
+const READ_PIECE = 256 * 1024;
 
-function detectFormat(chunk: Buffer): StreamFormat {
-  if (chunk.length >= 4 && chunk.subarray(0, 4).equals(Buffer.from('OggS', 'latin1'))) return 'ogg';
-  if (chunk.length >= 4 && chunk.subarray(0, 4).equals(EBML_MAGIC)) return 'webm';
+const formatOf = (recording: Recording): StreamFormat | undefined =>
+  recording.input_key === INPUT_KINDS.streamWebm
+    ? 'webm'
+    : recording.input_key === INPUT_KINDS.streamOgg
+      ? 'ogg'
+      : undefined;
+
+const offsetMismatch = (current: number, message: string) =>
+  new AppError('offset_mismatch', message, { details: { offset: current } });
+
+/** Bytes [position, position + length) of a local file (fewer at its end). */
+function readRange(file: string, position: number, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const read = readSync(fd, buffer, 0, length, position);
+    return buffer.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function detectFormat(chunk: ChunkFile): StreamFormat {
+  const head = readRange(chunk.path, 0, 4);
+  if (head.length === 4 && head.equals(Buffer.from('OggS', 'latin1'))) return 'ogg';
+  if (head.length === 4 && head.equals(EBML_MAGIC)) return 'webm';
   throw new AppError(
     'unsupported_media',
     'the first chunk must start an Ogg ("OggS") or WebM (EBML header) stream, at least 4 bytes',
   );
 }
 
-const MAX_CACHED_STATES = 1000;
-
-const offsetMismatch = (current: number, message: string) =>
-  new AppError('offset_mismatch', message, { details: { offset: current } });
+/** Runs the Ogg page checker over the chunk from byte `from`, piece by piece. */
+async function checkOggFile(state: OggState, chunk: ChunkFile, from: number, streamOffset: number): Promise<OggState> {
+  const handle = await open(chunk.path, 'r');
+  try {
+    const buffer = Buffer.alloc(READ_PIECE);
+    let position = from;
+    let current = state;
+    while (position < chunk.size) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(READ_PIECE, chunk.size - position), position);
+      if (bytesRead === 0) break;
+      const at = streamOffset + (position - from) - current.tail.length;
+      const checked = checkOggChunk(current, buffer.subarray(0, bytesRead), at);
+      if (!checked.ok) {
+        throw new AppError('invalid_media', `chunk refused: ${checked.message}`, { details: { offset: streamOffset } });
+      }
+      current = checked.state;
+      position += bytesRead;
+    }
+    return current;
+  } finally {
+    await handle.close();
+  }
+}
 
 export function createStreamService(deps: StreamDeps) {
-  const { repo, spool, orgAccess, recordings, locks } = deps;
-  /** Ogg checker state at the recording's current offset; rebuilt from the stored bytes when missing. */
-  const oggStates = new Map<string, { offset: number; state: OggState }>();
+  const { repo, orgAccess, recordings, lifecycle, locks } = deps;
 
-  async function oggStateAt(recording: Recording, file: string): Promise<OggState> {
-    const cached = oggStates.get(recording.id);
-    if (cached && cached.offset === recording.received_bytes) return cached.state;
-    if (recording.received_bytes === 0) return initialOggState();
-    // After a restart (or another process appended): re-read what is stored. Rare and linear.
-    let state = initialOggState();
-    const handle = await open(file, 'r');
-    try {
-      const buffer = Buffer.alloc(256 * 1024);
-      let position = 0;
-      while (position < recording.received_bytes) {
-        const want = Math.min(buffer.length, recording.received_bytes - position);
-        const { bytesRead } = await handle.read(buffer, 0, want, position);
-        if (bytesRead === 0) break;
-        const checked = checkOggChunk(state, buffer.subarray(0, bytesRead), position - state.tail.length);
-        if (!checked.ok) throw new AppError('internal', `stored stream ${recording.id} is corrupt: ${checked.message}`);
-        state = checked.state;
-        position += bytesRead;
+  /** Runs `work` holding the recording's lease (waiting a little for another node's append). */
+  async function withLease<T>(recordingId: string, work: (recording: Recording, epoch: number) => Promise<T>) {
+    const deadline = Date.now() + LEASE_WAIT_MS;
+    for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+      const leased = await lifecycle.acquire(recordingId, { kind: 'free' });
+      if (leased) {
+        try {
+          return await work(leased, leased.lease_epoch);
+        } finally {
+          await lifecycle.release(recordingId, leased.lease_epoch);
+        }
       }
-      if (position < recording.received_bytes) {
-        throw new AppError('internal', `stored stream ${recording.id} is shorter than its acknowledged offset`);
+      if (!(await repo.get(recordingId))) throw new AppError('not_found', 'recording not found');
+      if (Date.now() > deadline) {
+        throw new AppError('conflict', 'another chunk of this stream is being stored; retry in a moment', {
+          retryAfter: 1,
+        });
       }
-    } finally {
-      await handle.close();
-    }
-    return state;
-  }
-
-  async function sameBytesStored(file: string, offset: number, chunk: Buffer): Promise<boolean> {
-    const size = await stat(file).then(
-      (s) => s.size,
-      () => -1,
-    );
-    if (size < offset + chunk.length) return false;
-    const handle = await open(file, 'r');
-    try {
-      const stored = Buffer.alloc(chunk.length);
-      const { bytesRead } = await handle.read(stored, 0, chunk.length, offset);
-      return bytesRead === chunk.length && stored.equals(chunk);
-    } finally {
-      await handle.close();
+      await sleep(wait);
     }
   }
 
-  /** Writes `chunk` at `offset` (dropping any unacknowledged bytes past it) and fsyncs. */
-  async function writeAt(file: string, offset: number, chunk: Buffer): Promise<void> {
-    const handle = await open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
-    try {
-      await handle.truncate(offset);
-      let written = 0;
-      while (written < chunk.length) {
-        const { bytesWritten } = await handle.write(chunk, written, chunk.length - written, offset + written);
-        written += bytesWritten;
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+  async function sameBytesStored(recording: Recording, offset: number, chunk: ChunkFile): Promise<boolean> {
+    if (offset + chunk.size > recording.received_bytes) return false;
+    // A ready recording no longer keeps its chunks: the retry is answered with the state instead.
+    if (recording.status === 'ready') return false;
+    const stored = await lifecycle.readStream(recording, offset, chunk.size);
+    return stored.equals(readRange(chunk.path, 0, chunk.size));
   }
 
-  async function finishLocked(recording: Recording, format: StreamFormat): Promise<Recording> {
-    if (recording.received_bytes === 0)
+  async function finishLocked(recording: Recording, epoch: number, format: StreamFormat): Promise<Recording> {
+    if (recording.received_bytes === 0) {
       throw new AppError('invalid_media', 'nothing was received: the stream is empty');
-    const file = spool.pathFor(recording.id, STREAM_FILES[format]);
+    }
     if (format === 'ogg') {
-      const state = await oggStateAt(recording, file);
-      if (state.tail.length > 0) {
+      const { tail } = parseOggState(recording.stream_state);
+      if (tail.length > 0) {
         throw new AppError(
           'invalid_media',
-          `the stream ends inside an Ogg page (${state.tail.length} bytes of an incomplete page); send the rest first`,
+          `the stream ends inside an Ogg page (${tail.length} bytes of an incomplete page); send the rest first`,
           { details: { offset: recording.received_bytes } },
         );
       }
     }
-    oggStates.delete(recording.id);
-    const processing = await repo.update(recording.id, { status: 'processing', progress: 0 });
+    const processing = await lifecycle.toProcessing(recording.id, epoch);
     if (!processing) throw new AppError('not_found', 'recording not found');
-    recordings.startProcessing(recording.id, file).catch(() => {});
     return processing;
   }
 
-  /** Runs after the lock is released: waits a little for processing so short recordings answer ready. */
+  /** Waits a little for processing so short recordings answer ready; a refusal is the answer. */
   async function settle(recording: Recording): Promise<Recording> {
-    const outcome = await recordings.waitForJob(recording.id, deps.finishWaitMs);
-    if (outcome && !outcome.ok && !outcome.interrupted) {
-      throw new AppError(outcome.error.code, outcome.error.message, {
-        details: { recording_id: recording.id, status: 'failed' },
-        ...(outcome.error.retryAfter !== undefined ? { retryAfter: outcome.error.retryAfter } : {}),
-      });
+    const settled = await lifecycle.waitForSettled(recording.id, deps.finishWaitMs);
+    if (settled?.status === 'failed') {
+      const code = settled.error_code && settled.error_code in ERRORS ? (settled.error_code as ErrorCode) : 'internal';
+      if (ERRORS[code].http < 500) {
+        throw new AppError(code, settled.error ?? 'the stream could not be processed', {
+          details: { recording_id: recording.id, status: 'failed' },
+        });
+      }
     }
-    return (await repo.get(recording.id)) ?? recording;
+    return settled ?? (await repo.get(recording.id)) ?? recording;
   }
 
   async function appendLocked(
     input: AppendInput,
-    recordingId: string,
+    recording: Recording,
+    epoch: number,
   ): Promise<{ recording: Recording; replayed: boolean; finishing: boolean }> {
-    const recording = await recordings.getVisible(input.userId, recordingId);
     const format = formatOf(recording);
     if (recording.source !== 'stream' || !format) {
       throw new AppError('conflict', 'this recording was not created by the stream endpoint');
     }
+    const { chunk } = input;
     const current = recording.received_bytes;
-    const file = spool.pathFor(recording.id, STREAM_FILES[format]);
-    const end = input.offset + input.chunk.length;
+    const state = format === 'ogg' ? parseOggState(recording.stream_state) : initialOggState();
+    // Without an offset the chunk goes at the end, less what the stream already has of it (an Ogg
+    // chunk sent again); with one, the tus rules apply.
+    const skip =
+      input.offset === undefined && format === 'ogg'
+        ? storedPrefixOf(state, chunk.size, (at, length) => readRange(chunk.path, at, length))
+        : 0;
+    const offset = input.offset ?? current - skip;
+    const end = offset + chunk.size;
 
     // A retry of a chunk we already have (its response was lost) changes nothing.
-    if (input.offset < current || (input.offset === current && input.chunk.length === 0)) {
-      if (end <= current && (await sameBytesStored(file, input.offset, input.chunk))) {
-        if (input.final && end === current && recording.status === 'receiving') {
-          return { recording: await finishLocked(recording, format), replayed: true, finishing: true };
-        }
+    const fullyStored =
+      chunk.size > 0 && end <= current && (skip === chunk.size || (await sameBytesStored(recording, offset, chunk)));
+    if (fullyStored || (offset === current && chunk.size === 0)) {
+      if (input.final && end === current && recording.status === 'receiving') {
+        return { recording: await finishLocked(recording, epoch, format), replayed: true, finishing: true };
+      }
+      if (fullyStored || recording.status !== 'receiving') {
         return { recording, replayed: true, finishing: recording.status === 'processing' };
       }
     }
@@ -191,49 +237,44 @@ export function createStreamService(deps: StreamDeps) {
         details: { offset: current, status: recording.status },
       });
     }
-    if (input.offset < current && input.chunk.length > 0) {
+    if (input.offset !== undefined && offset < current && chunk.size > 0) {
       throw offsetMismatch(
         current,
         `this chunk overlaps bytes already stored with different content; the offset is ${current}`,
       );
     }
-    if (input.offset > current)
-      throw offsetMismatch(current, `gap: the server has ${current} bytes, not ${input.offset}`);
+    if (offset > current) throw offsetMismatch(current, `gap: the server has ${current} bytes, not ${offset}`);
     if (end > deps.maxBytes) {
       throw new AppError('payload_too_large', `the stream would exceed the limit of ${deps.maxBytes} bytes`);
     }
-    if (input.chunk.length > 0) {
-      let next: OggState | undefined;
-      if (format === 'ogg') {
-        const state = await oggStateAt(recording, file);
-        const checked = checkOggChunk(state, input.chunk, current - state.tail.length);
-        if (!checked.ok)
-          throw new AppError('invalid_media', `chunk refused: ${checked.message}`, { details: { offset: current } });
-        next = checked.state;
+    let appended = recording;
+    const fresh = chunk.size - skip;
+    if (fresh > 0) {
+      const next = format === 'ogg' ? await checkOggFile(state, chunk, skip, current) : undefined;
+      let file = chunk.path;
+      if (skip > 0) {
+        // Only the new part of a partly retried chunk is stored.
+        file = `${chunk.path}.new`;
+        await pipeline(createReadStream(chunk.path, { start: skip }), createWriteStream(file));
       }
-      await spool.dirFor(recording.id);
-      await writeAt(file, current, input.chunk);
-      if (!(await repo.advanceReceived(recording.id, current, end))) {
-        // Another server process moved the offset: report where it is now.
-        oggStates.delete(recording.id);
-        const fresh = await repo.get(recording.id);
+      const moved = await lifecycle.appendStreamChunk(
+        recording,
+        epoch,
+        file,
+        fresh,
+        next ? serialiseOggState(next) : null,
+      );
+      if (!moved) {
+        const now = await repo.get(recording.id);
         throw offsetMismatch(
-          fresh?.received_bytes ?? current,
+          now?.received_bytes ?? current,
           'the stream was appended concurrently; retry at the new offset',
         );
       }
-      oggStates.delete(recording.id);
-      if (next) {
-        oggStates.set(recording.id, { offset: end, state: next });
-        // Abandoned streams must not pin memory: drop the oldest cached states (they can be rebuilt).
-        for (const key of oggStates.keys()) {
-          if (oggStates.size <= MAX_CACHED_STATES) break;
-          oggStates.delete(key);
-        }
-      }
+      appended = { ...recording, received_bytes: current + fresh, stream_state: next ? serialiseOggState(next) : null };
     }
-    const appended = { ...recording, received_bytes: end };
-    if (input.final) return { recording: await finishLocked(appended, format), replayed: false, finishing: true };
+    if (input.final)
+      return { recording: await finishLocked(appended, epoch, format), replayed: false, finishing: true };
     return { recording: (await repo.get(recording.id)) ?? appended, replayed: false, finishing: false };
   }
 
@@ -242,77 +283,74 @@ export function createStreamService(deps: StreamDeps) {
       let created = false;
       let recordingId = input.recordingId;
       if (!recordingId) {
-        if (input.offset !== 0) throw offsetMismatch(0, 'a new stream starts at offset 0 (no recording_id was given)');
+        if (input.offset !== undefined && input.offset !== 0) {
+          throw offsetMismatch(0, 'a new stream starts at offset 0 (no recording_id was given)');
+        }
         const format = detectFormat(input.chunk);
-        if (input.chunk.length > deps.maxBytes) {
+        if (input.chunk.size > deps.maxBytes) {
           throw new AppError('payload_too_large', `the stream would exceed the limit of ${deps.maxBytes} bytes`);
         }
-        if (format === 'ogg') {
-          const checked = checkOggChunk(initialOggState(), input.chunk);
-          if (!checked.ok)
-            throw new AppError('invalid_media', `chunk refused: ${checked.message}`, { details: { offset: 0 } });
-        }
+        if (format === 'ogg') await checkOggFile(initialOggState(), input.chunk, 0, 0);
         const orgId = input.orgId ?? (await orgAccess.personalOrgId(input.userId));
         if (input.orgId) await orgAccess.require(input.userId, orgId);
         const name = input.name !== undefined ? cleanName(input.name) : 'Stream';
-        const recording = await repo.create({
-          orgId,
-          userId: input.userId,
-          name,
-          source: 'stream',
-          status: 'receiving',
-          inputKey: STREAM_FILES[format],
-        });
+        const recording = await lifecycle.createStream({ orgId, userId: input.userId, name, format });
         recordingId = recording.id;
         created = true;
       }
       const id = recordingId;
-      const result = await locks.run(id, () => appendLocked(input, id));
+      await recordings.getVisible(input.userId, id);
+      const result = await locks.run(id, () =>
+        withLease(id, (recording, epoch) => appendLocked(input, recording, epoch)),
+      );
       const recording = result.finishing ? await settle(result.recording) : result.recording;
       return { recording, created, replayed: result.replayed };
     },
 
     async finish(userId: string, recordingId: string): Promise<Recording> {
-      const recording = await locks.run(recordingId, async () => {
-        const current = await recordings.getVisible(userId, recordingId);
-        const format = formatOf(current);
-        if (current.source !== 'stream' || !format) {
-          throw new AppError('conflict', 'this recording was not created by the stream endpoint');
-        }
-        // Finishing twice is harmless: answer with the state.
-        if (current.status !== 'receiving') return current;
-        return finishLocked(current, format);
-      });
+      await recordings.getVisible(userId, recordingId);
+      const recording = await locks.run(recordingId, () =>
+        withLease(recordingId, async (current, epoch) => {
+          const format = formatOf(current);
+          if (current.source !== 'stream' || !format) {
+            throw new AppError('conflict', 'this recording was not created by the stream endpoint');
+          }
+          // Finishing twice is harmless: answer with the state.
+          if (current.status !== 'receiving') return current;
+          return finishLocked(current, epoch, format);
+        }),
+      );
       return recording.status === 'processing' ? settle(recording) : recording;
     },
 
     /**
      * Finishes streams nobody has appended to for `idleMs`, with everything received, so an abandoned
-     * stream still becomes a recording (and its spool space is released). Returns how many it finished.
+     * stream still becomes a recording. A last Ogg page cut short is dropped by the decoder; everything
+     * before it is kept. Returns how many it finished.
      */
     async finishIdle(idleMs: number): Promise<number> {
       const cutoff = new Date(Date.now() - idleMs).toISOString();
-      const idle = (await repo.byStatus(['receiving'], 'stream')).filter((r) => r.updated_at < cutoff);
-      for (const stale of idle) {
-        await locks.run(stale.id, async () => {
-          const current = await repo.get(stale.id);
-          const format = current && formatOf(current);
-          if (!current || !format || current.status !== 'receiving' || current.updated_at >= cutoff) return;
-          oggStates.delete(current.id);
-          if (current.received_bytes === 0) {
-            await recordings.fail(current.id, 'the stream was abandoned before any audio arrived');
-            return;
-          }
-          // A last Ogg page cut short by the client is dropped by the decoder; everything before it is kept.
-          await repo.update(current.id, { status: 'processing', progress: 0 });
-          recordings.startProcessing(current.id, spool.pathFor(current.id, STREAM_FILES[format])).catch(() => {});
-        });
+      let finished = 0;
+      for (const stale of await repo.idleStreams(cutoff)) {
+        const leased = await lifecycle.acquire(stale.id, { kind: 'free' });
+        if (!leased) continue;
+        if (leased.status !== 'receiving') {
+          await lifecycle.release(leased.id, leased.lease_epoch);
+          continue;
+        }
+        if (leased.received_bytes === 0) {
+          await lifecycle.fail(
+            leased.id,
+            leased.lease_epoch,
+            new AppError('invalid_media', 'empty stream'),
+            'the stream was abandoned before any audio arrived',
+          );
+        } else {
+          await lifecycle.toProcessing(leased.id, leased.lease_epoch);
+        }
+        finished += 1;
       }
-      return idle.length;
-    },
-
-    forget(recordingId: string): void {
-      oggStates.delete(recordingId);
+      return finished;
     },
   };
 }
@@ -320,3 +358,9 @@ export function createStreamService(deps: StreamDeps) {
 export type StreamService = ReturnType<typeof createStreamService>;
 export const isOffsetMismatch = (error: unknown): error is AppError =>
   isAppError(error) && error.code === 'offset_mismatch';
+
+/** Where an incoming chunk is written, inside a spool folder of its own. */
+export const chunkPathIn = (folder: string) => path.join(folder, 'chunk');
+
+/** Removes a received chunk's folder once the request is done. */
+export const discardChunk = (chunk: ChunkFile) => rm(path.dirname(chunk.path), { recursive: true, force: true });

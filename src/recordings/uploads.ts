@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rename, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Multipart } from '@fastify/multipart';
 import type { Recording } from '../db/schema.ts';
-import { AppError } from '../errors.ts';
+import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
 import type { OrgAccess } from '../orgs/access.ts';
 import type { Spool } from '../storage/spool.ts';
-import type { RecordingsRepo } from './recordings.repo.ts';
-import { type RecordingsService, SPOOL_FILES } from './recordings.service.ts';
+import type { Lifecycle } from './lifecycle.ts';
 
 export const MAX_NAME_LENGTH = 200;
-/** Name of an upload still being received; the startup sweep removes folders holding only this. */
-export const UPLOAD_PART = 'upload.part';
+/** An upload being received, in its own spool folder (which the start-up sweep removes after a crash). */
+const UPLOAD_PART = 'upload.part';
 
 /** A display name from the client's file name: no folders, no extension, no control characters. */
 export function nameFromFilename(filename: string | undefined): string | undefined {
@@ -37,37 +36,38 @@ export function cleanName(raw: string): string {
 }
 
 export interface UploadDeps {
-  repo: RecordingsRepo;
   spool: Spool;
   orgAccess: OrgAccess;
-  recordings: RecordingsService;
+  lifecycle: Lifecycle;
   /** Default time an upload request waits for processing before answering 202. */
   waitMs: number;
 }
 
 /**
- * Receives one multipart upload into the spool (streamed to disk, never held in memory) and creates
- * the recording in status `processing`. The org is checked before the file is read when `org_id`
- * comes first (query string or an earlier field); when it follows the file, the stored bytes are
- * removed if the check fails. Size limits are enforced by @fastify/multipart (`limits.fileSize`).
+ * Receives one multipart upload into the spool (streamed to disk, never held in memory), fsyncs it and
+ * hands it to the lifecycle, which stores it and creates the recording in status `processing` with its
+ * job queued. The org is checked before the file is read when `org_id` comes first (query string or an
+ * earlier field); when it follows the file, the received bytes are removed if the check fails. Size
+ * limits are enforced by @fastify/multipart (`limits.fileSize`).
  */
 export function createUploadReceiver(deps: UploadDeps) {
-  const { repo, spool, orgAccess, recordings } = deps;
+  const { spool, orgAccess, lifecycle } = deps;
 
   async function receiveUpload(input: {
     userId: string;
     parts: AsyncIterable<Multipart>;
     orgId?: string | undefined;
     name?: string | undefined;
-  }): Promise<{ recording: Recording; inputPath: string }> {
+  }): Promise<Recording> {
     const id = randomUUID();
     let orgId = input.orgId;
     let orgChecked = false;
     let name = input.name;
     let filename: string | undefined;
     let received = false;
-    const partPath = spool.pathFor(id, UPLOAD_PART);
-    const inputPath = spool.pathFor(id, SPOOL_FILES.upload);
+    // A folder of its own: the recording's folder belongs to its processing job once the upload is stored.
+    const incoming = `incoming-${id}`;
+    const partPath = spool.pathFor(incoming, UPLOAD_PART);
     try {
       for await (const part of input.parts) {
         if (part.type === 'field') {
@@ -92,7 +92,7 @@ export function createUploadReceiver(deps: UploadDeps) {
           await orgAccess.require(input.userId, orgId);
           orgChecked = true;
         }
-        await spool.dirFor(id);
+        await spool.dirFor(incoming);
         await pipeline(part.file, createWriteStream(partPath, { flags: 'wx' }));
         if (part.file.truncated) throw new AppError('payload_too_large', 'the file is larger than the upload limit');
         filename = part.filename;
@@ -106,37 +106,33 @@ export function createUploadReceiver(deps: UploadDeps) {
 
       const size = (await stat(partPath)).size;
       if (size === 0) throw new AppError('invalid_media', 'the uploaded file is empty');
-      // Durable before the recording exists, so a crash never leaves a row pointing at half a file.
+      // Durable before it is stored and the recording exists: nothing is acknowledged from the page cache.
       const handle = await open(partPath, 'r');
       try {
         await handle.sync();
       } finally {
         await handle.close();
       }
-      await rename(partPath, inputPath);
-      const recording = await repo.create({
+      return await lifecycle.createUpload({
         id,
         orgId,
         userId: input.userId,
         name: displayName,
-        source: 'upload',
-        status: 'processing',
-        inputKey: SPOOL_FILES.upload,
-        receivedBytes: size,
+        file: partPath,
+        size,
       });
-      return { recording, inputPath };
-    } catch (error) {
-      await spool.remove(id);
-      throw error;
+    } finally {
+      await spool.remove(incoming);
     }
   }
 
   return {
     /**
      * Stores the upload, queues processing and waits up to `waitMs` for it. `done` false means still
-     * processing (answer 202). When processing fails within the wait, the recording is deleted and the
-     * error is thrown: a client told "415/422" at once keeps nothing behind. Failures after the wait
-     * leave the recording `failed` with the message in `error`.
+     * processing (answer 202). When the media is refused within the wait (not audio, corrupt, too long),
+     * the recording is deleted and the error is thrown: a client told "415/422" at once keeps nothing
+     * behind, and still has its file. Failures after the wait leave the recording `failed`, with its
+     * input kept for "process again".
      */
     async upload(input: {
       userId: string;
@@ -145,25 +141,14 @@ export function createUploadReceiver(deps: UploadDeps) {
       name?: string | undefined;
       waitMs?: number | undefined;
     }): Promise<{ recording: Recording; done: boolean }> {
-      const { recording, inputPath } = await receiveUpload(input);
-      const job = recordings.startProcessing(recording.id, inputPath);
-      let outcome: Awaited<typeof job> | undefined;
-      try {
-        outcome = await Promise.race([
-          job,
-          new Promise<undefined>((resolve) => setTimeout(resolve, input.waitMs ?? deps.waitMs, undefined).unref()),
-        ]);
-      } catch (error) {
-        // The queue refused the job (full or shutting down): nothing will process it.
-        await repo.delete(recording.id);
-        await spool.remove(recording.id);
-        throw error;
-      }
-      if (!outcome) return { recording: (await repo.get(recording.id)) ?? recording, done: false };
-      if (outcome.ok) return { recording: outcome.recording, done: true };
-      if (outcome.interrupted) return { recording: (await repo.get(recording.id)) ?? recording, done: false };
-      await repo.delete(recording.id);
-      throw outcome.error;
+      const recording = await receiveUpload(input);
+      const settled = await lifecycle.waitForSettled(recording.id, input.waitMs ?? deps.waitMs);
+      if (!settled) return { recording: (await lifecycle.current(recording.id)) ?? recording, done: false };
+      if (settled.status === 'ready') return { recording: settled, done: true };
+      const code = settled.error_code && settled.error_code in ERRORS ? (settled.error_code as ErrorCode) : 'internal';
+      if (ERRORS[code].http >= 500) return { recording: settled, done: true };
+      await lifecycle.remove(settled);
+      throw new AppError(code, settled.error ?? 'the file could not be processed');
     },
   };
 }
