@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { parseStorageConfig, type StorageConfig } from './storage/storage-config.ts';
 
 /**
  * Configuration is read from the environment once, at start, validated, and frozen. Nothing else in
@@ -16,6 +17,8 @@ export interface Config {
   databaseUrl: string;
   /** Extra origins allowed to open live sessions; the server's own origin is always allowed. */
   allowedOrigins: readonly string[];
+  /** Where recordings live (a local folder or an S3 bucket) and how audio reaches clients. */
+  storage: StorageConfig;
   jwt: {
     secret: Uint8Array;
     keyId: string;
@@ -67,7 +70,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -131,6 +134,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       .split(',')
       .map((origin) => origin.trim())
       .filter(Boolean),
+    storage: parseStorageConfig(env, dataDir),
     jwt: {
       secret,
       keyId: env.JWT_KEY_ID || 'k1',
