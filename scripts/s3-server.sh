@@ -24,10 +24,18 @@
 #   wrong secret key is refused). With auth none, radosgw hangs for 300 s on "failed to fetch mon config"
 #   when it asks the monitor for a `secure` connection, which needs keys; `ms mon client mode = crc secure`
 #   makes it ask for `crc` first.
-# - Small placement-group counts and a 1 GiB memstore keep it at about 230 MB of memory; it starts in about
-#   12 s. A lock file (flock) makes concurrent `start`s wait for each other, so only one cluster starts.
+# - Small placement-group counts and a 64-thread radosgw keep it at about 110 MB of memory idle, plus the
+#   objects it holds (memstore refuses writes past 1 GiB); it starts in about 15 s. A lock file (flock) makes
+#   concurrent `start`s wait for each other, so only one cluster starts.
 # - The access key, secret key and bucket are fixed test values: the server listens on 127.0.0.1 only and
 #   holds nothing but test data.
+#
+# Checked against radosgw 16.2.15: it honours If-None-Match: * on PutObject (also between concurrent
+# writers), Range, multipart upload and abort (ListMultipartUploads then shows nothing), presigned GETs with
+# response-content-disposition/-type (and refuses them once expired or edited), and refuses a wrong secret
+# key (403 SignatureDoesNotMatch). It does not: honour If-None-Match on CompleteMultipartUpload (the object
+# is replaced), accept the SDK's default aws-chunked uploads with trailing checksums (411), or give an ETag
+# the SDK can read in its CompleteMultipartUpload answer. src/storage/s3-blob-store.ts works around all three.
 set -euo pipefail
 
 dir=${EARSHOT_CEPH_DIR:-/tmp/earshot-ceph}
