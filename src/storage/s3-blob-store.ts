@@ -168,7 +168,7 @@ export function createS3BlobStore(config: S3StoreConfig, tuning: S3StoreTuning =
     kind: 's3',
 
     async putFile(key, localPath, options = {}) {
-      objectKey(key);
+      objectKey(key); // refuses a bad key before the file is read
       const { size } = await stat(localPath);
       let result: PutResult;
       if (size <= partSize) {
