@@ -2,6 +2,10 @@
  * `npm test`: unit and engine suites once, then the HTTP/WebSocket integration suites (test/*.test.ts)
  * on SQLite and again on PostgreSQL, then the browser suites (test/e2e). Extra arguments are passed to
  * `node --test` (e.g. `npm test -- --test-name-pattern=login`).
+ *
+ * The unit suite runs the BlobStore contract against a real S3 server too: before it, scripts/s3-server.sh
+ * starts radosgw (or finds it running) and its settings reach the tests as EARSHOT_TEST_S3_<variable>.
+ * EARSHOT_TEST_S3=off leaves it out, and the S3 tests report themselves skipped.
  */
 import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
@@ -15,6 +19,25 @@ const suites: { name: string; files: string[]; env: Record<string, string> }[] =
   { name: 'postgres', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'postgres' } },
   { name: 'e2e', files: globSync('test/e2e/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
 ];
+
+function startS3(): Record<string, string> {
+  if (process.env.EARSHOT_TEST_S3 === 'off') return {};
+  const start = spawnSync('bash', ['scripts/s3-server.sh', 'start'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  if (start.status !== 0) {
+    console.error('scripts/s3-server.sh start failed; EARSHOT_TEST_S3=off runs the tests without S3');
+    process.exit(1);
+  }
+  // Its output is shell: export NAME='value'
+  return Object.fromEntries(
+    [...start.stdout.matchAll(/^export (\w+)='([^']*)'$/gm)].map(([, name, value]) => [
+      `EARSHOT_TEST_S3_${name}`,
+      value!,
+    ]),
+  );
+}
 
 let failed = false;
 for (const suite of suites) {
@@ -32,7 +55,7 @@ for (const suite of suites) {
   const result = spawnSync(
     process.execPath,
     ['--test', '--test-concurrency=2', '--test-timeout=300000', ...extra, ...suite.files.sort()],
-    { stdio: 'inherit', env: { ...process.env, ...suite.env } },
+    { stdio: 'inherit', env: { ...process.env, ...suite.env, ...(suite.name === 'unit' ? startS3() : {}) } },
   );
   if (result.status !== 0) failed = true;
 }

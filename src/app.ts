@@ -32,7 +32,7 @@ import { createRecordingsService } from './recordings/recordings.service.ts';
 import { streamRoutes } from './recordings/stream.routes.ts';
 import { createStreamService } from './recordings/stream.service.ts';
 import { createUploadReceiver } from './recordings/uploads.ts';
-import { createLocalBlobStore } from './storage/local-blob-store.ts';
+import { createBlobStore } from './storage/index.ts';
 import { createSpool } from './storage/spool.ts';
 import { webRoutes } from './web/web.routes.ts';
 
@@ -112,7 +112,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     liveOpusComplexity: config.media.liveOpusComplexity,
     logger: app.log,
   });
-  const blobs = createLocalBlobStore(path.join(config.dataDir, 'blobs'));
+  const blobs = createBlobStore(config.storage);
   const spool = createSpool(path.join(config.dataDir, 'spool'));
   const recordingsRepo = createRecordingsRepo(database.db);
   const jobs = createJobsRepo(database.db, database.dialect, config.nodeId);
@@ -153,7 +153,13 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     maxBytes: config.limits.uploadBytes,
     finishWaitMs: config.media.processingWaitMs,
   });
-  await app.register(recordingsRoutes, { recordings, uploads, tokens, uploadBytes: config.limits.uploadBytes });
+  await app.register(recordingsRoutes, {
+    recordings,
+    uploads,
+    tokens,
+    uploadBytes: config.limits.uploadBytes,
+    audioDelivery: config.storage,
+  });
   await app.register(streamRoutes, { streams, tokens, spool, chunkBytes: config.limits.streamChunkBytes });
 
   // Work in progress on this node's disk is worthless after a restart (everything received is in the

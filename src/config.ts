@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { parseStorageConfig, type StorageConfig } from './storage/storage-config.ts';
 
 /**
  * Configuration is read from the environment once, at start, validated, and frozen. Nothing else in
@@ -25,6 +26,8 @@ export interface Config {
   trustProxy: false | string;
   /** Extra origins allowed to open live sessions; the server's own origin is always allowed. */
   allowedOrigins: readonly string[];
+  /** Where recordings live (a local folder or an S3 bucket) and how audio reaches clients. */
+  storage: StorageConfig;
   jwt: {
     secret: Uint8Array;
     keyId: string;
@@ -96,7 +99,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -149,9 +152,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       return { keyId: entry.slice(0, at), secret: secretFrom(entry.slice(at + 1), 'JWT_PREVIOUS_SECRETS') };
     });
 
+  const storage = parseStorageConfig(env, dataDir);
   // Several nodes on one database and one object store: each must sign and verify with the same key,
   // and a secret generated into one node's data folder would split the cluster.
-  const cluster = (env.STORAGE_URL ?? '').startsWith('s3://');
+  const cluster = storage.store.kind === 's3';
   if (cluster && !databaseUrl.startsWith('postgres')) {
     throw new ConfigError('cluster mode (STORAGE_URL=s3://...) needs DATABASE_URL=postgres://...: SQLite is one node');
   }
@@ -184,6 +188,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       .split(',')
       .map((origin) => origin.trim())
       .filter(Boolean),
+    storage,
     jwt: {
       secret,
       keyId: env.JWT_KEY_ID || 'k1',

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { type App, buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
 import type { BlobStore } from '../src/storage/blob-store.ts';
-import { createLocalBlobStore } from '../src/storage/local-blob-store.ts';
+import { createBlobStore } from '../src/storage/index.ts';
 
 /** Which database the integration suites run against; scripts/test.ts runs them once per dialect. */
 export const testDialect = process.env.EARSHOT_TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
@@ -162,12 +162,12 @@ export async function waitForRecording(
 }
 
 /** The server's object store, opened from its configuration: what is stored, as the server sees it. */
-export function storeOf(server: Pick<TestServer, 'dataDir'>): BlobStore {
-  return createLocalBlobStore(path.join(server.dataDir, 'blobs'));
+export function storeOf(server: Pick<TestServer, 'config'>): BlobStore {
+  return createBlobStore(server.config.storage);
 }
 
 /** The bytes stored under `prefix`, objects concatenated in key order (stream chunks, live segments). */
-export async function storedBytes(server: Pick<TestServer, 'dataDir'>, prefix: string): Promise<Buffer> {
+export async function storedBytes(server: Pick<TestServer, 'config'>, prefix: string): Promise<Buffer> {
   const store = storeOf(server);
   const parts: Buffer[] = [];
   for (const object of await store.list(prefix)) {

@@ -1,6 +1,6 @@
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { syncFolder } from '../storage/fsync.ts';
+import { syncPath } from '../storage/fsync.ts';
 
 export interface RawLogOptions {
   /** At most one fsync per interval: a lone chunk is synced at once, a burst is batched. */
@@ -52,7 +52,7 @@ export class RawLog {
     try {
       if (options.truncateTo !== undefined) await file.truncate(options.truncateTo);
       await file.sync();
-      await syncFolder(dirname(path));
+      await syncPath(dirname(path));
       const { size } = await stat(path);
       return new RawLog(path, file, size, options);
     } catch (error) {

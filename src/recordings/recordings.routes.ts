@@ -25,6 +25,8 @@ export interface RecordingsRoutesOptions {
   uploads: UploadService;
   tokens: TokenService;
   uploadBytes: number;
+  /** `redirect`: send the client to a short-lived presigned URL of the store when it gives one. */
+  audioDelivery: { audioDelivery: 'stream' | 'redirect'; presignedUrlTtlSec: number };
 }
 
 const errors = { 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson, 415: ErrorJson, 422: ErrorJson };
@@ -199,25 +201,32 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'ETag with If-None-Match (304) and If-Range are supported. Inline by default (for <audio>); ' +
           '`?download=1` makes it an attachment. Authentication: the Bearer header, or — for <audio> elements ' +
           'that cannot send headers — the same short-lived access token in `?access_token=` (this route only). ' +
-          '409 while the recording is not ready.',
+          '409 while the recording is not ready. With AUDIO_DELIVERY=redirect and S3 storage, the answer is ' +
+          'instead 302 to a presigned URL of the object store, valid for PRESIGNED_URL_TTL_SECONDS, which ' +
+          'serves the same bytes with Range.',
         params: IdParams,
         querystring: AudioQuery,
         produces: ['audio/ogg', 'application/json'],
-        response: { 200: AudioBody, 206: AudioBody, 304: AudioBody, ...errors, 416: ErrorJson },
+        response: { 200: AudioBody, 206: AudioBody, 302: AudioBody, 304: AudioBody, ...errors, 416: ErrorJson },
       },
     },
     async (request, reply) => {
       const audio = await recordings.openAudio(request.user.id, request.params.id);
       const download = request.query.download === '1' || request.query.download === 'true';
+      const disposition = contentDisposition(download ? 'attachment' : 'inline', audio.recording.name, '.ogg');
+      if (options.audioDelivery.audioDelivery === 'redirect') {
+        const url = await audio.signedUrl({
+          expiresInSec: options.audioDelivery.presignedUrlTtlSec,
+          contentDisposition: disposition,
+        });
+        if (url) return reply.header('cache-control', 'private, no-store').redirect(url, 302);
+      }
       reply
         .header('accept-ranges', 'bytes')
         .header('etag', audio.blob.etag)
         .header('cache-control', 'private, no-cache')
         .header('referrer-policy', 'no-referrer')
-        .header(
-          'content-disposition',
-          contentDisposition(download ? 'attachment' : 'inline', audio.recording.name, '.ogg'),
-        );
+        .header('content-disposition', disposition);
       const decision = decideRange(
         {
           method: request.method,

@@ -1,20 +1,10 @@
 import { open } from 'node:fs/promises';
 
 /**
- * fsync of a folder, so that a file created or renamed in it survives a power cut (the file's own fsync
- * does not cover its directory entry; see fsync(2)).
+ * fsync of a file or a folder by path. A folder's fsync is what makes a file created or renamed in it
+ * survive a power cut: the file's own fsync does not cover its directory entry (fsync(2)).
  */
-export async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** fsync of a file by path. */
-export async function syncFile(file: string): Promise<void> {
+export async function syncPath(file: string): Promise<void> {
   const handle = await open(file, 'r');
   try {
     await handle.sync();
