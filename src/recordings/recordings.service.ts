@@ -225,7 +225,7 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
     },
 
     async rename(userId: string, id: string, name: string): Promise<Recording> {
-      await getVisible(userId, id);
+      await orgAccess.requireRecordingManage(userId, await getVisible(userId, id));
       const updated = await repo.update(id, { name });
       if (!updated) throw new AppError('not_found', 'recording not found');
       return updated;
@@ -234,6 +234,7 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
     /** Removes the recording, its audio and anything in the spool; a running job is cancelled first. */
     async remove(userId: string, id: string): Promise<void> {
       const recording = await getVisible(userId, id);
+      await orgAccess.requireRecordingManage(userId, recording);
       await locks.run(id, async () => {
         await jobs.cancel(id);
         await repo.delete(id);
