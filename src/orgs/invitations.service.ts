@@ -54,7 +54,7 @@ const notPending = () =>
 export function createInvitationsService(deps: InvitationsServiceDeps): InvitationsService {
   const { invitations, orgs, users, access, delivery, limits } = deps;
 
-  /** Inviting and revoking need the invite role; an invitation as owner needs an owner. */
+  /** Only an owner makes or revokes an invitation as owner (the invite role itself is access.require's). */
   const requireGrant = (myRole: OrgRole, role: OrgRole) => {
     if (role === 'owner' && !allows(myRole, 'manageOwners')) {
       throw new AppError('forbidden', 'only an owner can invite an owner or revoke such an invitation');
