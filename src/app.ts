@@ -18,6 +18,10 @@ import { healthRoutes } from './http/health.routes.ts';
 import { registerLive } from './live/index.ts';
 import { createMediaEngine } from './media/index.ts';
 import { createOrgAccess } from './orgs/access.ts';
+import { handToInviter } from './orgs/invitation-delivery.ts';
+import { createInvitationsRepo } from './orgs/invitations.repo.ts';
+import { invitationsRoutes } from './orgs/invitations.routes.ts';
+import { createInvitationsService } from './orgs/invitations.service.ts';
 import { createOrgsRepo } from './orgs/orgs.repo.ts';
 import { orgsRoutes } from './orgs/orgs.routes.ts';
 import { createOrgsService } from './orgs/orgs.service.ts';
@@ -100,8 +104,17 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     perIpPerMinute: config.rateLimit.authPerIpPerMinute,
     bodyLimit: config.limits.jsonBodyBytes,
   });
-  const orgs = createOrgsService({ orgs: orgsRepo, users, access: orgAccess });
+  const orgs = createOrgsService({ orgs: orgsRepo, access: orgAccess });
   await app.register(orgsRoutes, { prefix: '/api/orgs', orgs, tokens });
+  const invitations = createInvitationsService({
+    invitations: createInvitationsRepo(database.db, database.dialect),
+    orgs: orgsRepo,
+    users,
+    access: orgAccess,
+    delivery: handToInviter,
+    limits: config.invitations,
+  });
+  await app.register(invitationsRoutes, { prefix: '/api', invitations, tokens });
 
   const media = createMediaEngine({
     workers: config.media.workers,

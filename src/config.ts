@@ -41,6 +41,8 @@ export interface Config {
   };
   argon2: { memoryKiB: number; timeCost: number; parallelism: number; maxConcurrent: number; maxQueued: number };
   rateLimit: { authPerIpPerMinute: number; authPerAccountPerMinute: number };
+  /** Invitations to organisations: how long a link works, and how many an inviter and an org may send per hour. */
+  invitations: { ttlSec: number; perInviterPerHour: number; perOrgPerHour: number };
   limits: {
     jsonBodyBytes: number;
     uploadBytes: number;
@@ -210,6 +212,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     rateLimit: {
       authPerIpPerMinute: int(env, 'AUTH_RATE_LIMIT_PER_IP', 30, 1),
       authPerAccountPerMinute: int(env, 'AUTH_RATE_LIMIT_PER_ACCOUNT', 10, 1),
+    },
+    invitations: {
+      ttlSec: int(env, 'INVITATION_TTL_SECONDS', 7 * 24 * 3600, 60, 90 * 24 * 3600),
+      perInviterPerHour: int(env, 'INVITE_RATE_LIMIT_PER_INVITER', 20, 1),
+      perOrgPerHour: int(env, 'INVITE_RATE_LIMIT_PER_ORG', 50, 1),
     },
     limits: {
       jsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 64 * 1024, 1024),

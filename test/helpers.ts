@@ -175,3 +175,23 @@ export async function storedBytes(server: Pick<TestServer, 'config'>, prefix: st
   }
   return Buffer.concat(parts);
 }
+
+/** Makes `user` a member of `orgId` the way people join: `by` invites them and they accept with the token. */
+export async function joinOrg(
+  server: Pick<TestServer, 'url'>,
+  by: Pick<TestUser, 'token'>,
+  orgId: string,
+  user: Pick<TestUser, 'token' | 'email'>,
+  role: 'owner' | 'admin' | 'member',
+): Promise<void> {
+  const invited = await api(server, 'POST', `/api/orgs/${orgId}/invitations`, {
+    token: by.token,
+    json: { email: user.email, role },
+  });
+  if (invited.status !== 202) throw new Error(`invite failed: ${invited.status} ${JSON.stringify(invited.body)}`);
+  const accepted = await api(server, 'POST', `/api/invitations/${invited.body.invitation.id}/accept`, {
+    token: user.token,
+    json: { token: invited.body.delivery.token },
+  });
+  if (accepted.status !== 200) throw new Error(`accept failed: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, registerUser, startTestServer, storeOf, type TestServer, type TestUser } from './helpers.ts';
+import { api, joinOrg, registerUser, startTestServer, storeOf, type TestServer, type TestUser } from './helpers.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
@@ -160,11 +160,7 @@ describe('recordings', () => {
   });
 
   it('lets members of a shared organisation see its recordings', async () => {
-    const added = await api(server, 'POST', `/api/orgs/${teamOrgId}/members`, {
-      token: alice.token,
-      json: { email: bob.email, role: 'member' },
-    });
-    assert.ok(added.status === 201 || added.status === 200, JSON.stringify(added.body));
+    await joinOrg(server, alice, teamOrgId, bob, 'member');
     const shared = await uploadFixture(server, alice.token, 'speech.ogg', { org_id: teamOrgId });
     const res = await api(server, 'GET', `/api/recordings/${shared.id}`, { token: bob.token });
     assert.equal(res.status, 200);

@@ -2,6 +2,7 @@ import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDiale
 import pg from 'pg';
 import * as accounts from './migrations/001_accounts.ts';
 import * as recordings from './migrations/002_recordings.ts';
+import * as invitations from './migrations/003_invitations.ts';
 import * as cluster from './migrations/004_cluster.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './sqlite-adapter.ts';
@@ -13,6 +14,7 @@ export type DbDialect = 'sqlite' | 'postgres';
 const migrations: Record<string, Migration> = {
   '001_accounts': accounts,
   '002_recordings': recordings,
+  '003_invitations': invitations,
   '004_cluster': cluster,
 };
 

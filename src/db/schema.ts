@@ -38,6 +38,25 @@ export interface RefreshTokenTable {
   revoked_at: string | null;
 }
 
+/**
+ * An invitation to join an org. The link carries a random token; only its SHA-256 is stored. It is open
+ * until accepted, revoked (by an admin, declined by the invitee, or replaced by a newer invitation to
+ * the same address) or past `expires_at`.
+ */
+export interface InvitationTable {
+  id: string;
+  org_id: string;
+  /** Normalised like account e-mails. */
+  email: string;
+  role: OrgRole;
+  invited_by: string;
+  token_hash: string;
+  created_at: string;
+  expires_at: string;
+  accepted_at: string | null;
+  revoked_at: string | null;
+}
+
 export type RecordingSource = 'upload' | 'stream' | 'live';
 export type RecordingStatus = 'receiving' | 'processing' | 'ready' | 'failed';
 
@@ -126,12 +145,14 @@ export interface Database {
   jobs: JobTable;
   leases: LeaseTable;
   rate_limits: RateLimitTable;
+  invitations: InvitationTable;
 }
 
 export type User = Selectable<UserTable>;
 export type Org = Selectable<OrgTable>;
 export type Membership = Selectable<MembershipTable>;
 export type RefreshToken = Selectable<RefreshTokenTable>;
+export type Invitation = Selectable<InvitationTable>;
 export type Recording = Selectable<RecordingTable>;
 export type NewRecording = Insertable<RecordingTable>;
 export type RecordingUpdate = Updateable<RecordingTable>;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, DbDialect } from '../db/index.ts';
-import { isUniqueViolation, nowIso } from '../db/index.ts';
+import { nowIso } from '../db/index.ts';
 import type { OrgRole } from '../db/schema.ts';
 
 export interface OrgWithRole {
@@ -26,8 +26,10 @@ export interface OrgsRepo {
   create(name: string, ownerId: string): Promise<OrgWithRole>;
   listMembers(orgId: string): Promise<Member[]>;
   findMember(orgId: string, userId: string): Promise<Member | undefined>;
-  addMember(orgId: string, userId: string, role: OrgRole): Promise<{ ok: true } | { ok: false; reason: 'exists' }>;
-  /** Removes a membership unless it is the organisation's last owner. */
+  /**
+   * Removes a membership unless it is the organisation's last owner, and revokes the invitations the
+   * removed member sent: an invitation is only as good as its inviter's standing in the org.
+   */
   removeMember(
     orgId: string,
     userId: string,
@@ -85,19 +87,6 @@ export function createOrgsRepo(db: Db, dialect: DbDialect): OrgsRepo {
 
     findMember: (orgId, userId) => members(orgId).where('memberships.user_id', '=', userId).executeTakeFirst(),
 
-    async addMember(orgId, userId, role) {
-      try {
-        await db
-          .insertInto('memberships')
-          .values({ org_id: orgId, user_id: userId, role, created_at: nowIso() })
-          .execute();
-        return { ok: true };
-      } catch (error) {
-        if (isUniqueViolation(error)) return { ok: false, reason: 'exists' };
-        throw error;
-      }
-    },
-
     removeMember(orgId, userId) {
       return db.transaction().execute(async (trx) => {
         // Serialise membership changes of one org so two owners cannot remove each other at once.
@@ -122,6 +111,14 @@ export function createOrgsRepo(db: Db, dialect: DbDialect): OrgsRepo {
           if (Number(owners.count) <= 1) return { ok: false, reason: 'last_owner' } as const;
         }
         await trx.deleteFrom('memberships').where('org_id', '=', orgId).where('user_id', '=', userId).execute();
+        await trx
+          .updateTable('invitations')
+          .set({ revoked_at: nowIso() })
+          .where('org_id', '=', orgId)
+          .where('invited_by', '=', userId)
+          .where('accepted_at', 'is', null)
+          .where('revoked_at', 'is', null)
+          .execute();
         return { ok: true } as const;
       });
     },

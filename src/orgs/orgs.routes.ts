@@ -4,11 +4,9 @@ import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { authenticate } from '../http/authenticate.ts';
 import {
-  AddMemberBody,
   CreateOrgBody,
   MemberListSchema,
   MemberParams,
-  MemberSchema,
   OrgListSchema,
   OrgParams,
   OrgWithRoleSchema,
@@ -72,27 +70,12 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
         tags,
         security,
         summary: 'Members of an organisation I belong to',
+        description: 'People join by accepting an invitation: see POST /api/orgs/{id}/invitations.',
         params: OrgParams,
         response: { 200: MemberListSchema, ...errors },
       },
     },
     async (request) => ({ members: await orgs.members(request.user.id, request.params.id) }),
-  );
-
-  app.post(
-    '/:id/members',
-    {
-      schema: {
-        tags,
-        security,
-        summary: 'Add a registered user by e-mail (owner or admin; only an owner grants owner)',
-        params: OrgParams,
-        body: AddMemberBody,
-        response: { 201: MemberSchema, 409: ErrorSchema, ...errors },
-      },
-    },
-    async (request, reply) =>
-      reply.status(201).send(await orgs.addMember(request.user.id, request.params.id, request.body)),
   );
 
   app.delete(
@@ -102,6 +85,8 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
         tags,
         security,
         summary: 'Remove a member (owner or admin), or leave (anyone); the last owner cannot be removed',
+        description:
+          'Admins remove members and admins, owners remove anyone. Invitations the removed member sent and nobody has accepted yet are revoked.',
         params: MemberParams,
         response: { 204: Type.Null(), 409: ErrorSchema, ...errors },
       },

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 
 export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
-  description: 'owner: everything, including granting owner; admin: manage members; member: use the org',
+  description:
+    'member: see, play and record; rename and delete own recordings. admin: also manage every recording, invite and remove members and admins. owner: also invite and remove owners. See docs/roles.md',
 });
 
 export const OrgWithRoleSchema = Type.Object({
@@ -21,15 +22,11 @@ export const MemberSchema = Type.Object({
 });
 
 const OrgName = Type.String({ minLength: 1, maxLength: 200 });
-const Id = Type.String({ minLength: 1, maxLength: 100 });
+export const Id = Type.String({ minLength: 1, maxLength: 100 });
 
 export const CreateOrgBody = Type.Object({ name: OrgName }, { additionalProperties: false });
 export const OrgParams = Type.Object({ id: Id });
 export const MemberParams = Type.Object({ id: Id, userId: Id });
-export const AddMemberBody = Type.Object(
-  { email: Type.String({ minLength: 1, maxLength: 320 }), role: Role },
-  { additionalProperties: false },
-);
 
 export const OrgListSchema = Type.Object({ orgs: Type.Array(OrgWithRoleSchema) });
 export const MemberListSchema = Type.Object({ members: Type.Array(MemberSchema) });

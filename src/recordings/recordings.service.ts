@@ -57,6 +57,13 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
     return recording;
   }
 
+  /** The recording if the user may also change it (members their own, admins and owners all). */
+  async function manageable(userId: string, id: string): Promise<Recording> {
+    const recording = await getVisible(userId, id);
+    await orgAccess.requireRecordingManage(userId, recording);
+    return recording;
+  }
+
   return {
     getVisible,
 
@@ -75,7 +82,7 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
     },
 
     async rename(userId: string, id: string, name: string): Promise<Recording> {
-      await getVisible(userId, id);
+      await manageable(userId, id);
       const updated = await repo.rename(id, name);
       if (!updated) throw new AppError('not_found', 'recording not found');
       return updated;
@@ -83,12 +90,12 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
 
     /** Removes the recording, its audio and its input; processing or recording elsewhere stops. */
     async remove(userId: string, id: string): Promise<void> {
-      await lifecycle.remove(await getVisible(userId, id));
+      await lifecycle.remove(await manageable(userId, id));
     },
 
     /** "Process again" for a failed recording whose input is still kept. */
     async reprocess(userId: string, id: string): Promise<Recording> {
-      return lifecycle.reprocess(await getVisible(userId, id));
+      return lifecycle.reprocess(await manageable(userId, id));
     },
 
     async openAudio(userId: string, id: string): Promise<AudioHandle> {

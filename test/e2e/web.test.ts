@@ -449,7 +449,7 @@ describe('web app', () => {
     }
   });
 
-  test('creates an organisation, adds and removes a member', async () => {
+  test('creates an organisation, invites a colleague who accepts through the link, removes them', async () => {
     const colleague = await registerUser(server);
     await page.getByRole('link', { name: 'Organisations' }).click();
     await page.getByLabel('Organisation name').fill('Acme Research');
@@ -460,17 +460,51 @@ describe('web app', () => {
     await page.getByRole('heading', { name: 'Members of Acme Research' }).waitFor();
     await page.locator('.member', { hasText: email }).getByText('Owner').waitFor();
 
-    await page.getByLabel('E-mail of an existing account').fill('nobody-here@example.com');
-    await page.getByRole('button', { name: 'Add member' }).click();
-    await page.getByRole('alert').filter({ hasText: 'nobody-here@example.com' }).waitFor();
+    // An address without an account gets the same answer as any other; its invitation can be revoked.
+    const invite = async (address: string, role: string) => {
+      await page.getByLabel('E-mail address').fill(address);
+      await page.getByLabel('Role').selectOption(role);
+      await page.getByRole('button', { name: 'Invite', exact: true }).click();
+      await page.getByText(`Invitation for ${address} created`).waitFor();
+      return page.getByLabel('Invite link').inputValue();
+    };
+    await invite('nobody-here@example.com', 'member');
+    const stray = page.locator('.invitation', { hasText: 'nobody-here@example.com' });
+    await stray.getByRole('button', { name: 'Revoke the invitation for nobody-here@example.com' }).click();
+    await stray.waitFor({ state: 'detached' });
 
-    await page.getByLabel('E-mail of an existing account').fill(colleague.email);
-    await page.getByLabel('Role').selectOption('admin');
-    await page.getByRole('button', { name: 'Add member' }).click();
-    const row = page.locator('.member', { hasText: colleague.email });
-    await row.getByText('Admin').waitFor();
+    const link = await invite(colleague.email, 'admin');
+    assert.match(link, /\/#\/invite\/[^/]+\/[\w-]{43}$/);
+    const pending = page.locator('.invitation', { hasText: colleague.email });
+    await pending.getByText('Admin').waitFor();
     await screenshot(page, 'organisation');
+    assert.equal(await page.locator('.member:not(.invitation)', { hasText: colleague.email }).count(), 0);
 
+    // The colleague opens the link in their own browser, signs in as the invited address and accepts.
+    const theirs = await browser.newContext({ viewport: VIEWPORT });
+    try {
+      const other = await theirs.newPage();
+      await other.goto(link);
+      await other.getByText('with the e-mail address the invitation was sent to').waitFor();
+      assert.equal(new URL(other.url()).hash, '#/org', 'the token leaves the address bar');
+      await other.getByLabel('E-mail').fill(colleague.email);
+      await other.getByLabel('Password').fill(colleague.password);
+      await other.getByRole('button', { name: 'Sign in' }).click();
+      await other.getByRole('heading', { name: 'Invitations for you' }).waitFor();
+      await screenshot(other, 'invitation');
+      await other.getByRole('button', { name: 'Accept the invitation to Acme Research' }).click();
+      await other.getByText('You joined "Acme Research"').waitFor();
+      assert.match((await other.locator('#org-select option:checked').textContent()) ?? '', /Acme Research/);
+      await other.getByRole('heading', { name: 'Members of Acme Research' }).waitFor();
+    } finally {
+      await theirs.close();
+    }
+
+    // The owner sees a member now, and no pending invitation; then removes them.
+    await page.reload();
+    const row = page.locator('.member:not(.invitation)', { hasText: colleague.email });
+    await row.getByText('Admin').waitFor();
+    assert.equal(await page.locator('.invitation').count(), 0);
     await row.getByRole('button', { name: `Remove ${colleague.email}` }).click();
     await page.getByRole('dialog', { name: 'Remove member?' }).getByRole('button', { name: 'Remove' }).click();
     await row.waitFor({ state: 'detached' });

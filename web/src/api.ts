@@ -36,6 +36,25 @@ export interface Member {
   role: Role;
 }
 
+/** A pending invitation, as an org's admins and the invitee see it (never its token). */
+export interface Invitation {
+  id: string;
+  org_id: string;
+  org_name: string;
+  email: string;
+  role: Role;
+  inviter_email: string;
+  inviter_name: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+/** Earshot sends no e-mail: the invite link's token comes back to the inviter, once. */
+export interface InviteResult {
+  invitation: Invitation;
+  delivery: { via: 'inviter'; token: string };
+}
+
 export type RecordingStatus = 'receiving' | 'processing' | 'ready' | 'failed';
 
 export interface Recording {
@@ -134,7 +153,7 @@ export function describeError(
       return `Choose a stronger password: ${serverMessage || 'it is too weak'}.`;
     case 'rate_limited':
     case 'too_many_sessions':
-      return `Too many attempts. Try again in ${retryAfter ? `${retryAfter} seconds` : 'a minute'}.`;
+      return `Too many attempts. Try again in ${waitText(retryAfter)}.`;
     case 'payload_too_large':
       return `The file is too large for this server${detail}.`;
     case 'unsupported_media':
@@ -156,6 +175,13 @@ export function describeError(
   if (status >= 500) return `The server had a problem (HTTP ${status}). Try again in a moment.`;
   if (serverMessage) return serverMessage.charAt(0).toUpperCase() + serverMessage.slice(1);
   return `The server refused the request (HTTP ${status}).`;
+}
+
+/** Invitation limits are hourly: "in 3412 seconds" reads worse than "in about 57 minutes". */
+function waitText(seconds: number | undefined): string {
+  if (!seconds) return 'a minute';
+  if (seconds < 90) return `${seconds} seconds`;
+  return `about ${Math.ceil(seconds / 60)} minutes`;
 }
 
 export const networkError = (): ApiError =>
@@ -373,8 +399,31 @@ export class ApiClient {
     );
   }
 
-  addMember(orgId: string, email: string, role: Role): Promise<Member> {
-    return this.request<Member>('POST', `/api/orgs/${encodeURIComponent(orgId)}/members`, { email, role });
+  invite(orgId: string, email: string, role: Role): Promise<InviteResult> {
+    return this.request<InviteResult>('POST', `/api/orgs/${encodeURIComponent(orgId)}/invitations`, { email, role });
+  }
+
+  orgInvitations(orgId: string): Promise<Invitation[]> {
+    return this.get<{ invitations: Invitation[] }>(`/api/orgs/${encodeURIComponent(orgId)}/invitations`).then(
+      (r) => r.invitations,
+    );
+  }
+
+  revokeInvitation(orgId: string, id: string): Promise<void> {
+    return this.request<void>('DELETE', `/api/orgs/${encodeURIComponent(orgId)}/invitations/${encodeURIComponent(id)}`);
+  }
+
+  /** Invitations addressed to the signed-in user's e-mail. */
+  myInvitations(): Promise<Invitation[]> {
+    return this.get<{ invitations: Invitation[] }>('/api/invitations').then((r) => r.invitations);
+  }
+
+  acceptInvitation(id: string, token: string): Promise<Org> {
+    return this.request<Org>('POST', `/api/invitations/${encodeURIComponent(id)}/accept`, { token });
+  }
+
+  declineInvitation(id: string): Promise<void> {
+    return this.request<void>('POST', `/api/invitations/${encodeURIComponent(id)}/decline`);
   }
 
   removeMember(orgId: string, userId: string): Promise<void> {

@@ -1,9 +1,11 @@
 /**
  * Earshot's page: sign in or register, then record, upload, list and play the recordings of the
- * organisation you work in, and manage organisations. Two hash routes: `#/` and `#/org`.
+ * organisation you work in, and manage organisations. Two hash routes, `#/` and `#/org`, and the
+ * invite link `#/invite/<id>/<token>`, which is kept for this tab and becomes `#/org`.
  */
 import { ApiClient, ApiError, type Me, type Org } from './api.ts';
 import { field, fill, h, notice } from './dom.ts';
+import { captureInviteLink } from './invitations.ts';
 import { orgsView } from './orgs.ts';
 import { recorderPanel } from './recorder.ts';
 import { recordingsPanel } from './recordings.ts';
@@ -140,9 +142,10 @@ async function showApp(): Promise<void> {
   const recordings = recordingsPanel(api, currentOrg);
   const recorder = recorderPanel(api, currentOrg, (recording) => recordings.upsert(recording));
   const upload = uploadPanel(api, currentOrg, (recording) => recordings.upsert(recording));
-  const orgPage = orgsView(api, me.id, async (created) => {
-    orgs = await api.orgs().catch(() => [...orgs, created]);
-    await switchOrg(created.id);
+  // A created or joined organisation becomes the one worked in.
+  const orgPage = orgsView(api, me, async (added) => {
+    orgs = await api.orgs().catch(() => [...orgs, added]);
+    await switchOrg(added.id);
     renderOrgOptions();
   });
 
@@ -180,6 +183,7 @@ async function showApp(): Promise<void> {
   const heading = h('h1', { class: 'visually-hidden' }, 'Record and play');
 
   const route = () => {
+    if (captureInviteLink()) void orgPage.reloadIncoming();
     const onOrg = location.hash === '#/org';
     homeView.hidden = onOrg;
     orgViewEl.hidden = !onOrg;
@@ -219,7 +223,7 @@ async function showApp(): Promise<void> {
     h('main', { id: 'main', tabIndex: -1 }, heading, homeView, orgViewEl),
   );
   route();
-  await Promise.all([recordings.reload(), orgPage.show(org())]);
+  await Promise.all([recordings.reload(), orgPage.show(org()), orgPage.reloadIncoming()]);
 }
 
 function pickOrg(orgs: Org[], personal: string): string {
@@ -237,5 +241,11 @@ function logo(): SVGSVGElement {
   return svg;
 }
 
+const openedInviteLink = captureInviteLink();
 if (api.signedIn) void showApp();
-else void showAuth();
+else
+  void showAuth(
+    openedInviteLink
+      ? 'Sign in, or create an account, with the e-mail address the invitation was sent to; then accept it.'
+      : undefined,
+  );

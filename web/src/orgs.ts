@@ -1,18 +1,29 @@
 /**
- * Organisations: create one, see its members, add members by e-mail (they need an account) and
- * remove them. Admins and owners manage members; anyone can create an organisation.
+ * Organisations: create one; see its members; for owners and admins, invite people by e-mail (the page
+ * shows the link to send them, since Earshot sends no e-mail), see and revoke pending invitations, and
+ * remove members. Invitations addressed to me are in invitations.ts. The rules are docs/roles.md.
  */
-import { type ApiClient, ApiError, type Member, type Org, type Role } from './api.ts';
+import { type ApiClient, ApiError, type Invitation, type Member, type Org, type Role } from './api.ts';
 import { confirmDialog, field, fill, formatDate, h, notice } from './dom.ts';
+import { incomingInvitations, inviteLink } from './invitations.ts';
 
 export interface OrgsView {
   element: HTMLElement;
   show(org: Org | null): Promise<void>;
+  /** Lists the invitations addressed to me again (after an invite link was opened, say). */
+  reloadIncoming(): Promise<void>;
 }
 
 const ROLE_TEXT: Record<Role, string> = { owner: 'Owner', admin: 'Admin', member: 'Member' };
+const mayInvite = (org: Org | null): org is Org => !!org && !org.personal && org.role !== 'member';
 
-export function orgsView(api: ApiClient, myUserId: string, onOrgCreated: (org: Org) => Promise<void>): OrgsView {
+export function orgsView(
+  api: ApiClient,
+  me: { id: string; email: string },
+  onOrgAdded: (org: Org) => Promise<void>,
+): OrgsView {
+  const incoming = incomingInvitations(api, me.email, onOrgAdded);
+
   // --- create ---
   const newName = h('input', {
     type: 'text',
@@ -40,7 +51,7 @@ export function orgsView(api: ApiClient, myUserId: string, onOrgCreated: (org: O
     try {
       const org = await api.createOrg(name);
       createForm.reset();
-      await onOrgCreated(org);
+      await onOrgAdded(org);
       createMessage.show(`Created "${org.name}". It is now the organisation you work in.`, 'success');
     } catch (error) {
       createMessage.show(error instanceof ApiError ? error.message : String(error));
@@ -51,51 +62,70 @@ export function orgsView(api: ApiClient, myUserId: string, onOrgCreated: (org: O
   const membersTitle = h('h2', { id: 'members-title' }, 'Members');
   const membersList = h('ul', { class: 'members' });
   const membersMessage = notice();
-  const email = h('input', { type: 'email', name: 'member-email', required: true, autocomplete: 'off' });
-  const role = h(
-    'select',
-    { name: 'member-role' },
-    h('option', { value: 'member' }, 'Member'),
-    h('option', { value: 'admin' }, 'Admin'),
-    h('option', { value: 'owner' }, 'Owner'),
-  );
-  const addMessage = notice();
-  const addForm = h(
-    'form',
-    { class: 'stack', 'aria-label': 'Add a member' },
-    h('div', { class: 'row' }, field('E-mail of an existing account', email), field('Role', role)),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Add member')),
-    addMessage.element,
-  );
   const personalNote = h(
     'p',
     { class: 'hint', hidden: true },
     'This is your personal organisation; only you can see its recordings. Create an organisation to share recordings with others.',
   );
 
+  // --- invite ---
+  const email = h('input', { type: 'email', name: 'invite-email', required: true, autocomplete: 'off' });
+  const role = h(
+    'select',
+    { name: 'invite-role' },
+    h('option', { value: 'member' }, 'Member'),
+    h('option', { value: 'admin' }, 'Admin'),
+    h('option', { value: 'owner' }, 'Owner'),
+  );
+  const inviteMessage = notice();
+  const linkField = h('input', { type: 'text', readOnly: true, class: 'invite-link', 'aria-label': 'Invite link' });
+  const copy = h('button', { type: 'button', class: 'button small secondary' }, 'Copy link');
+  const linkBox = h('div', { class: 'row', hidden: true }, linkField, copy);
+  const inviteForm = h(
+    'form',
+    { class: 'stack', 'aria-label': 'Invite someone' },
+    h('h3', null, 'Invite someone'),
+    h('div', { class: 'row' }, field('E-mail address', email), field('Role', role)),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Invite')),
+    inviteMessage.element,
+    linkBox,
+  );
+  const pendingList = h('ul', { class: 'members' });
+  const pendingSection = h('div', { class: 'stack', hidden: true }, h('h3', null, 'Pending invitations'), pendingList);
+
   let current: Org | null = null;
 
-  addForm.addEventListener('submit', async (event) => {
+  inviteForm.addEventListener('submit', async (event) => {
     event.preventDefault();
-    addMessage.clear();
+    inviteMessage.clear();
+    linkBox.hidden = true;
     if (!current) return;
+    const address = email.value.trim();
     try {
-      await api.addMember(current.id, email.value.trim(), role.value as Role);
-      addMessage.show(`Added ${email.value.trim()}.`, 'success');
-      addForm.reset();
-      await loadMembers();
-    } catch (error) {
-      const address = email.value.trim();
-      const noAccount =
-        error instanceof ApiError &&
-        (error.status === 404 || (error.details as { field?: string } | undefined)?.field === 'email');
-      addMessage.show(
-        noAccount
-          ? `No account uses ${address}. Ask them to register first, then add them.`
-          : error instanceof ApiError
-            ? error.message
-            : String(error),
+      const { invitation, delivery } = await api.invite(current.id, address, role.value as Role);
+      // The same answer whether or not the address has an account: the server does not say.
+      inviteMessage.show(
+        `Invitation for ${invitation.email} created. Earshot doesn't send e-mail: send them this link. ` +
+          `It works once, for someone signed in as ${invitation.email}, until ${formatDate(invitation.expires_at)}.`,
+        'success',
       );
+      inviteForm.reset(); // before filling in the link, which is a field of this form too
+      linkField.value = inviteLink(invitation.id, delivery.token);
+      linkBox.hidden = false;
+      await loadPending();
+    } catch (error) {
+      inviteMessage.show(error instanceof ApiError ? error.message : String(error));
+    }
+  });
+
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(linkField.value);
+      inviteMessage.show('Link copied.', 'info');
+    } catch {
+      // No clipboard access (an insecure page, or permission refused): leave it selected to copy by hand.
+      linkField.select();
+      inviteMessage.show('Copy the selected link with Ctrl+C (⌘C on a Mac).', 'info');
     }
   });
 
@@ -112,6 +142,25 @@ export function orgsView(api: ApiClient, myUserId: string, onOrgCreated: (org: O
       );
     } catch (error) {
       fill(membersList);
+      membersMessage.show(error instanceof ApiError ? error.message : String(error));
+    }
+  }
+
+  async function loadPending(): Promise<void> {
+    const org = current;
+    if (!mayInvite(org)) {
+      pendingSection.hidden = true;
+      return;
+    }
+    try {
+      const invitations = await api.orgInvitations(org.id);
+      if (current !== org) return;
+      fill(
+        pendingList,
+        invitations.map((invitation) => pendingRow(org, invitation)),
+      );
+      pendingSection.hidden = invitations.length === 0;
+    } catch (error) {
       membersMessage.show(error instanceof ApiError ? error.message : String(error));
     }
   }
@@ -139,7 +188,7 @@ export function orgsView(api: ApiClient, myUserId: string, onOrgCreated: (org: O
       }
     });
     const joined = (member as Member & { joined_at?: string }).joined_at;
-    const isMe = member.user_id === myUserId;
+    const isMe = member.user_id === me.id;
     return h(
       'li',
       { class: 'member' },
@@ -155,17 +204,63 @@ export function orgsView(api: ApiClient, myUserId: string, onOrgCreated: (org: O
     );
   }
 
-  const manage = h('div', { class: 'stack' }, personalNote, membersMessage.element, membersList, addForm);
+  function pendingRow(org: Org, invitation: Invitation): HTMLLIElement {
+    const revoke = h(
+      'button',
+      { type: 'button', class: 'button small danger', 'aria-label': `Revoke the invitation for ${invitation.email}` },
+      'Revoke',
+    );
+    revoke.addEventListener('click', async () => {
+      try {
+        await api.revokeInvitation(org.id, invitation.id);
+        await loadPending();
+      } catch (error) {
+        membersMessage.show(error instanceof ApiError ? error.message : String(error));
+      }
+    });
+    return h(
+      'li',
+      { class: 'member invitation' },
+      h(
+        'div',
+        { class: 'member-who' },
+        h('strong', null, invitation.email),
+        h(
+          'small',
+          null,
+          `Invited by ${invitation.inviter_name || invitation.inviter_email} · until ${formatDate(invitation.expires_at)}`,
+        ),
+      ),
+      h('span', { class: 'badge' }, ROLE_TEXT[invitation.role]),
+      // Only an owner revokes an invitation to become an owner (as only an owner makes one).
+      invitation.role !== 'owner' || org.role === 'owner' ? revoke : null,
+    );
+  }
+
+  const manage = h(
+    'div',
+    { class: 'stack' },
+    personalNote,
+    membersMessage.element,
+    membersList,
+    pendingSection,
+    inviteForm,
+  );
 
   const element = h(
     'div',
-    { class: 'grid' },
-    h('section', { class: 'card', 'aria-labelledby': 'members-title' }, membersTitle, manage),
+    { class: 'stack' },
+    incoming.element,
     h(
-      'section',
-      { class: 'card', 'aria-labelledby': 'create-org-title' },
-      h('h2', { id: 'create-org-title' }, 'New organisation'),
-      createForm,
+      'div',
+      { class: 'grid' },
+      h('section', { class: 'card', 'aria-labelledby': 'members-title' }, membersTitle, manage),
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'create-org-title' },
+        h('h2', { id: 'create-org-title' }, 'New organisation'),
+        createForm,
+      ),
     ),
   );
 
@@ -175,11 +270,13 @@ export function orgsView(api: ApiClient, myUserId: string, onOrgCreated: (org: O
       current = org;
       membersTitle.textContent = org ? `Members of ${org.name}` : 'Members';
       personalNote.hidden = !org?.personal;
-      const canManage = org !== null && !org.personal && (org.role === 'owner' || org.role === 'admin');
-      addForm.hidden = !canManage;
-      // Only owners may grant the owner role.
+      inviteForm.hidden = !mayInvite(org);
+      inviteMessage.clear();
+      linkBox.hidden = true;
+      // Only owners may invite owners.
       role.querySelector<HTMLOptionElement>('option[value="owner"]')!.hidden = org?.role !== 'owner';
-      await loadMembers();
+      await Promise.all([loadMembers(), loadPending()]);
     },
+    reloadIncoming: () => incoming.reload(),
   };
 }
