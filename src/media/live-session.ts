@@ -22,9 +22,9 @@ import { AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
 import type { CodecContext, Stream } from 'node-av/lib';
 import { Dictionary, FFmpegError, FormatContext, Frame, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
-import { tooLong } from './limits.ts';
-import { DEFAULT_ENCODER, OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
-import { DecodeHealth, drainDecoder, openDecoder } from './transcode-file.ts';
+import { checkSampleRate, tooLong } from './limits.ts';
+import { DEFAULT_ENCODER, type OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
+import { DecodeHealth, drainDecoder, openDecoder, openWriter } from './transcode-file.ts';
 
 /** Containers a browser/bot can stream live: WebM/Matroska, Ogg, (fragmented) MP4. */
 const LIVE_DEMUXERS = 'matroska,webm,ogg,mov,mp4,m4a';
@@ -172,13 +172,13 @@ export class LiveSession {
       }
       if (this.pkt.streamIndex === this.stream!.index) {
         this.health.note(dec.sendPacketSync(this.pkt));
-        this.writer ??= this.openWriter(dec);
+        this.writer ??= openWriter(dec, this.outputPath, this.encoder);
       }
       this.pkt.unref();
       if (this.writer) drainDecoder(dec, this.frame, this.writer, this.maxDurationSec);
     }
     dec.sendPacketSync(null);
-    this.writer ??= this.openWriter(dec);
+    this.writer ??= openWriter(dec, this.outputPath, this.encoder);
     drainDecoder(dec, this.frame, this.writer, this.maxDurationSec);
     this.health.check(this.writer.samplesOut);
     if (this.writer.durationSec > this.maxDurationSec) throw tooLong(this.writer.durationSec, this.maxDurationSec);
@@ -214,6 +214,7 @@ export class LiveSession {
     const idx = fmt.findBestStream(AVMEDIA_TYPE_AUDIO);
     const stream = idx >= 0 ? fmt.streams[idx] : undefined;
     if (!stream) throw new AppError('unsupported_media', 'no audio stream found in the live stream');
+    if (stream.codecpar.sampleRate > 0) checkSampleRate(stream.codecpar.sampleRate);
     this.stream = stream;
     this.dec = openDecoder(stream);
     this.state = 'open';
@@ -246,22 +247,5 @@ export class LiveSession {
     else this.fmt?.freeContext();
     if (this.readFd >= 0) closeSync(this.readFd);
     this.readFd = -1;
-  }
-
-  /**
-   * The writer is created from the decoder's actual output format, which some decoders only know
-   * after the first packet.
-   */
-  private openWriter(dec: CodecContext): OggOpusWriter {
-    return new OggOpusWriter(
-      this.outputPath,
-      {
-        sampleRate: dec.sampleRate,
-        sampleFormat: dec.sampleFormat,
-        channels: dec.channelLayout.nbChannels,
-        channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
-      },
-      this.encoder,
-    );
   }
 }

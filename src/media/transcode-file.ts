@@ -16,7 +16,7 @@ import {
 import type { Stream } from 'node-av/lib';
 import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, InputFormat, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
-import { inputOptions, isAllowedContainer, tooLong } from './limits.ts';
+import { checkSampleRate, inputOptions, isAllowedContainer, tooLong } from './limits.ts';
 import { DEFAULT_ENCODER, OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
 
@@ -55,6 +55,8 @@ export function openAudioInput(path: string, limits: FileJobLimits): { fmt: Form
     if (!stream) throw new AppError('unsupported_media', 'no audio stream found');
     // Don't demux (or decode) video, subtitles, cover art: less work and less attack surface.
     for (const s of fmt.streams) if (s.index !== stream.index) s.discard = AVDISCARD_ALL;
+    // Some decoders only know the rate after the first packet (0 here): openWriter checks it again.
+    if (stream.codecpar.sampleRate > 0) checkSampleRate(stream.codecpar.sampleRate);
     const declared = declaredDurationSec(fmt, stream);
     if (declared > limits.maxDurationSec) throw tooLong(declared, limits.maxDurationSec);
     return { fmt, stream };
@@ -166,6 +168,24 @@ export class DecodeHealth {
   }
 }
 
+/**
+ * The writer for what `dec` decodes, created from the decoder's actual output format (some decoders only
+ * know it after the first packet).
+ */
+export function openWriter(dec: CodecContext, outputPath: string, encoder: OpusEncoderSettings): OggOpusWriter {
+  checkSampleRate(dec.sampleRate);
+  return new OggOpusWriter(
+    outputPath,
+    {
+      sampleRate: dec.sampleRate,
+      sampleFormat: dec.sampleFormat,
+      channels: dec.channelLayout.nbChannels,
+      channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
+    },
+    encoder,
+  );
+}
+
 /** Decode everything the decoder still has buffered (or all of it at EOF) into the writer. */
 export function drainDecoder(dec: CodecContext, frame: Frame, writer: OggOpusWriter, maxDurationSec: number): void {
   for (;;) {
@@ -205,16 +225,7 @@ export async function transcodeFile(
   let writer: OggOpusWriter | undefined;
   try {
     dec = openDecoder(stream);
-    writer = new OggOpusWriter(
-      outputPath,
-      {
-        sampleRate: dec.sampleRate,
-        sampleFormat: dec.sampleFormat,
-        channels: dec.channelLayout.nbChannels,
-        channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
-      },
-      encoder,
-    );
+    writer = openWriter(dec, outputPath, encoder);
     const health = new DecodeHealth();
     const total = declaredDurationSec(fmt, stream);
     const tb = stream.timeBase.num / stream.timeBase.den;
