@@ -55,11 +55,15 @@ export function formatDuration(sec: number): string {
   return `${+sec.toFixed(1)}s`;
 }
 
-export function tooLong(durationSec: number, maxDurationSec: number): AppError {
+/**
+ * `durationSec` is what the container declares (then `decodedSec` is 0: refused before decoding) or what
+ * has been decoded so far.
+ */
+export function tooLong(durationSec: number, maxDurationSec: number, decodedSec: number): AppError {
   return new AppError(
     'media_too_long',
     `duration ${formatDuration(durationSec)} exceeds the ${formatDuration(maxDurationSec)} limit`,
-    { details: { durationSec, maxDurationSec } },
+    { details: { durationSec, maxDurationSec, decodedSec } },
   );
 }
 

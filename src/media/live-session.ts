@@ -22,7 +22,8 @@ import { AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
 import type { CodecContext, Stream } from 'node-av/lib';
 import { Dictionary, FFmpegError, FormatContext, Frame, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
-import { checkSampleRate, tooLong } from './limits.ts';
+import { AudioBudget } from './audio-budget.ts';
+import { checkSampleRate } from './limits.ts';
 import { DEFAULT_ENCODER, type OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import { DecodeHealth, drainDecoder, openDecoder, openWriter } from './transcode-file.ts';
 
@@ -58,7 +59,6 @@ type State = 'waiting' | 'open' | 'done';
 export class LiveSession {
   readonly outputPath: string;
   private readonly inputPath: string;
-  private readonly maxDurationSec: number;
   private readonly encoder: OpusEncoderSettings;
   /** Opened with the demuxer: the API process may create the raw log only after it opened this session. */
   private readFd = -1;
@@ -78,6 +78,7 @@ export class LiveSession {
   private readonly pkt = new Packet();
   private readonly frame = new Frame();
   private readonly health = new DecodeHealth();
+  private readonly budget: AudioBudget;
   private writer: OggOpusWriter | null = null;
 
   constructor(
@@ -88,8 +89,8 @@ export class LiveSession {
   ) {
     this.outputPath = outputPath;
     this.inputPath = inputPath;
-    this.maxDurationSec = maxDurationSec;
     this.encoder = encoder;
+    this.budget = new AudioBudget(maxDurationSec, () => (this.opened ? Number(this.fmt!.pbBytes) : 0));
     this.pkt.alloc();
     this.frame.alloc();
   }
@@ -175,13 +176,12 @@ export class LiveSession {
         this.writer ??= openWriter(dec, this.outputPath, this.encoder);
       }
       this.pkt.unref();
-      if (this.writer) drainDecoder(dec, this.frame, this.writer, this.maxDurationSec);
+      if (this.writer) drainDecoder(dec, this.frame, this.writer, this.budget);
     }
     dec.sendPacketSync(null);
     this.writer ??= openWriter(dec, this.outputPath, this.encoder);
-    drainDecoder(dec, this.frame, this.writer, this.maxDurationSec);
+    drainDecoder(dec, this.frame, this.writer, this.budget);
     this.health.check(this.writer.samplesOut);
-    if (this.writer.durationSec > this.maxDurationSec) throw tooLong(this.writer.durationSec, this.maxDurationSec);
     this.writer.finish();
     this.release();
     this.state = 'done';

@@ -16,6 +16,7 @@ import {
 import type { Stream } from 'node-av/lib';
 import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, InputFormat, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
+import { AudioBudget } from './audio-budget.ts';
 import { checkSampleRate, inputOptions, isAllowedContainer, tooLong } from './limits.ts';
 import { DEFAULT_ENCODER, OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
@@ -58,7 +59,7 @@ export function openAudioInput(path: string, limits: FileJobLimits): { fmt: Form
     // Some decoders only know the rate after the first packet (0 here): openWriter checks it again.
     if (stream.codecpar.sampleRate > 0) checkSampleRate(stream.codecpar.sampleRate);
     const declared = declaredDurationSec(fmt, stream);
-    if (declared > limits.maxDurationSec) throw tooLong(declared, limits.maxDurationSec);
+    if (declared > limits.maxDurationSec) throw tooLong(declared, limits.maxDurationSec, 0);
     return { fmt, stream };
   } catch (err) {
     fmt.closeInputSync();
@@ -186,15 +187,18 @@ export function openWriter(dec: CodecContext, outputPath: string, encoder: OpusE
   );
 }
 
-/** Decode everything the decoder still has buffered (or all of it at EOF) into the writer. */
-export function drainDecoder(dec: CodecContext, frame: Frame, writer: OggOpusWriter, maxDurationSec: number): void {
+/**
+ * Decode everything the decoder still has buffered (or all of it at EOF) into the writer, checking the
+ * audio decoded so far against the budget after every frame.
+ */
+export function drainDecoder(dec: CodecContext, frame: Frame, writer: OggOpusWriter, budget: AudioBudget): void {
   for (;;) {
     const ret = dec.receiveFrameSync(frame);
     if (ret === AVERROR_EAGAIN || ret === AVERROR_EOF) return;
     if (ret < 0) return; // counted by the caller via sendPacket; keep going past a damaged frame
     writer.write(frame);
     frame.unref();
-    if (writer.durationSec > maxDurationSec) throw tooLong(writer.durationSec, maxDurationSec);
+    budget.check(writer.durationSec);
   }
 }
 
@@ -227,6 +231,7 @@ export async function transcodeFile(
     dec = openDecoder(stream);
     writer = openWriter(dec, outputPath, encoder);
     const health = new DecodeHealth();
+    const budget = new AudioBudget(limits.maxDurationSec, () => Number(fmt.pbBytes));
     const total = declaredDurationSec(fmt, stream);
     const tb = stream.timeBase.num / stream.timeBase.den;
     let readErr = 0;
@@ -248,10 +253,10 @@ export async function transcodeFile(
         if (progress && total > 0 && pkt.pts >= 0n) progress(Math.min(1, (Number(pkt.pts) * tb) / total));
       }
       pkt.unref();
-      drainDecoder(dec, frame, writer, limits.maxDurationSec);
+      drainDecoder(dec, frame, writer, budget);
     }
     dec.sendPacketSync(null);
-    drainDecoder(dec, frame, writer, limits.maxDurationSec);
+    drainDecoder(dec, frame, writer, budget);
     health.check(writer.samplesOut);
     // A read error after plenty of good audio is a damaged tail; keep what decoded (like ffmpeg does),
     // unless it cut the file short of most of what the container promised.

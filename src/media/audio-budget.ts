@@ -1,0 +1,62 @@
+/**
+ * How much audio an input may decode to, checked while it decodes. A media bomb is a small input that
+ * decodes to hours of audio (FLAC frames of silence, 2-byte Opus packets of 120 ms each, a WAV at 1 Hz);
+ * the duration limit alone lets one hold a worker for minutes before it trips. Two bounds, both on the
+ * audio actually decoded so far:
+ * - the duration limit (MAX_RECORDING_SECONDS, or a lower one for the job);
+ * - input bytes: past a grace of GRACE_SEC of audio, at least MIN_BYTES_PER_SEC bytes of input for each
+ *   further second of audio. A bomb is then refused after a minute or two of audio, about a second of
+ *   worker time, whatever it declares.
+ * check() runs after every decoded frame, so it is one comparison in the common case: the input position
+ * is read only when the decoded audio passes the last bound worked out.
+ */
+import { AppError } from '../errors.ts';
+import { formatDuration, tooLong } from './limits.ts';
+
+/** Audio any input may decode to before its bytes are counted: covers headers and a quiet start. */
+export const GRACE_SEC = 60;
+/**
+ * The least input, in bytes, that a second of real audio takes, measured with real encodes at the lowest
+ * settings speech codecs have (BENCHMARKS.md, "Media bombs"): the sparsest are long silences under DTX,
+ * about 66 B/s for Opus 6 kbps in MP4 (the demuxer only reads the 1-byte packets, not the index), 76 in
+ * Ogg with 60 ms frames, 139 for Speex; AMR-NB's DTX frames make 81 B/s by its storage format. MP3 never
+ * goes below 1000. The bombs found so far need 1 to 26 B/s (2-byte Opus packets in Ogg). 48 B/s leaves
+ * the real codecs a margin of 1.4× in their longest silences, much more once anybody speaks.
+ */
+export const MIN_BYTES_PER_SEC = 48;
+
+export class AudioBudget {
+  private readonly maxDurationSec: number;
+  private readonly bytesRead: () => number;
+  /** Decoded seconds up to which no bound can have been passed. */
+  private checkedUpTo = 0;
+
+  /** `bytesRead`: how far into the input the demuxer has read, in bytes. */
+  constructor(maxDurationSec: number, bytesRead: () => number) {
+    this.maxDurationSec = maxDurationSec;
+    this.bytesRead = bytesRead;
+  }
+
+  /** Throws the AppError of the first bound `decodedSec` (the audio decoded so far) is past. */
+  check(decodedSec: number): void {
+    if (decodedSec <= this.checkedUpTo) return;
+    if (decodedSec > this.maxDurationSec) throw tooLong(decodedSec, this.maxDurationSec, decodedSec);
+    const inputBytes = this.bytesRead();
+    const byBytes = GRACE_SEC + inputBytes / MIN_BYTES_PER_SEC;
+    if (decodedSec > byBytes) throw tooLittleInput(decodedSec, inputBytes);
+    this.checkedUpTo = Math.min(this.maxDurationSec, byBytes);
+  }
+}
+
+/**
+ * invalid_media: the bytes cannot honestly carry that much audio, so the input is not what it claims to
+ * be, like truncated or corrupt data. A client has nothing different to do about it, so no code of its own.
+ */
+function tooLittleInput(decodedSec: number, inputBytes: number): AppError {
+  return new AppError(
+    'invalid_media',
+    `implausible audio: ${formatDuration(decodedSec)} decoded from ${inputBytes} bytes of input ` +
+      `(real audio takes at least ${MIN_BYTES_PER_SEC} bytes per second beyond the first ${GRACE_SEC} s)`,
+    { details: { decodedSec, inputBytes, minBytesPerSec: MIN_BYTES_PER_SEC, graceSec: GRACE_SEC } },
+  );
+}
