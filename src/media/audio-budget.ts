@@ -1,14 +1,15 @@
 /**
  * How much audio an input may decode to, checked while it decodes. A media bomb is a small input that
  * decodes to hours of audio (FLAC frames of silence, 2-byte Opus packets of 120 ms each, a WAV at 1 Hz);
- * the duration limit alone lets one hold a worker for minutes before it trips. Two bounds, both on the
+ * the duration limit alone lets one hold a worker for minutes before it trips. Three bounds, all on the
  * audio actually decoded so far:
  * - the duration limit (MAX_RECORDING_SECONDS, or a lower one for the job);
  * - input bytes: past a grace of GRACE_SEC of audio, at least MIN_BYTES_PER_SEC bytes of input for each
  *   further second of audio. A bomb is then refused after a minute or two of audio, about a second of
- *   worker time, whatever it declares.
+ *   worker time, whatever it declares;
+ * - wall-clock time, for live sessions: audio cannot have been recorded faster than time passes.
  * check() runs after every decoded frame, so it is one comparison in the common case: the input position
- * is read only when the decoded audio passes the last bound worked out.
+ * and the clock are read only when the decoded audio passes the last bound worked out.
  */
 import { AppError } from '../errors.ts';
 import { formatDuration, tooLong } from './limits.ts';
@@ -24,17 +25,41 @@ export const GRACE_SEC = 60;
  * the real codecs a margin of 1.4× in their longest silences, much more once anybody speaks.
  */
 export const MIN_BYTES_PER_SEC = 48;
+/** Audio a live client may have recorded before the session started, or sends ahead of time. */
+export const DEFAULT_LIVE_SLACK_SEC = 30;
+/**
+ * On top of the slack, a fraction of the elapsed time. Clocks drift far less than this; the bound only has
+ * to stop audio that arrives many times faster than real time, so it can be generous.
+ */
+const LIVE_CLOCK_TOLERANCE = 0.1;
+
+/** A live session's start, on this machine's clock (Date.now()), and its slack. */
+export interface LivePace {
+  startedAtMs: number;
+  slackSec: number;
+}
+
+/**
+ * The most audio a live recording `elapsedSec` after its start can hold. The bound is from the start of the
+ * session, not per second: a client catching up after a dropped connection legitimately sends faster than
+ * real time for a while. Also what bounds re-transcoding a live recording's raw log (NormalizeOptions).
+ */
+export function liveAudioLimitSec(elapsedSec: number, slackSec = DEFAULT_LIVE_SLACK_SEC): number {
+  return Math.max(0, elapsedSec) * (1 + LIVE_CLOCK_TOLERANCE) + slackSec;
+}
 
 export class AudioBudget {
   private readonly maxDurationSec: number;
   private readonly bytesRead: () => number;
+  private readonly pace: LivePace | undefined;
   /** Decoded seconds up to which no bound can have been passed. */
   private checkedUpTo = 0;
 
   /** `bytesRead`: how far into the input the demuxer has read, in bytes. */
-  constructor(maxDurationSec: number, bytesRead: () => number) {
+  constructor(maxDurationSec: number, bytesRead: () => number, pace?: LivePace) {
     this.maxDurationSec = maxDurationSec;
     this.bytesRead = bytesRead;
+    this.pace = pace;
   }
 
   /** Throws the AppError of the first bound `decodedSec` (the audio decoded so far) is past. */
@@ -44,7 +69,14 @@ export class AudioBudget {
     const inputBytes = this.bytesRead();
     const byBytes = GRACE_SEC + inputBytes / MIN_BYTES_PER_SEC;
     if (decodedSec > byBytes) throw tooLittleInput(decodedSec, inputBytes);
-    this.checkedUpTo = Math.min(this.maxDurationSec, byBytes);
+    let bound = Math.min(this.maxDurationSec, byBytes);
+    if (this.pace) {
+      const elapsedSec = (Date.now() - this.pace.startedAtMs) / 1000;
+      const byClock = liveAudioLimitSec(elapsedSec, this.pace.slackSec);
+      if (decodedSec > byClock) throw aheadOfTime(decodedSec, byClock, elapsedSec, this.pace.slackSec);
+      bound = Math.min(bound, byClock);
+    }
+    this.checkedUpTo = bound;
   }
 }
 
@@ -58,5 +90,18 @@ function tooLittleInput(decodedSec: number, inputBytes: number): AppError {
     `implausible audio: ${formatDuration(decodedSec)} decoded from ${inputBytes} bytes of input ` +
       `(real audio takes at least ${MIN_BYTES_PER_SEC} bytes per second beyond the first ${GRACE_SEC} s)`,
     { details: { decodedSec, inputBytes, minBytesPerSec: MIN_BYTES_PER_SEC, graceSec: GRACE_SEC } },
+  );
+}
+
+/**
+ * media_too_long, with the same details as the duration limit: the limit here is the time the session has
+ * lasted, and it is the same refusal a re-transcode of the raw log bounded by that time gives.
+ */
+function aheadOfTime(decodedSec: number, maxDurationSec: number, elapsedSec: number, slackSec: number): AppError {
+  return new AppError(
+    'media_too_long',
+    `live audio runs ahead of real time: ${formatDuration(decodedSec)} of audio ` +
+      `${formatDuration(elapsedSec)} after the session started`,
+    { details: { durationSec: decodedSec, maxDurationSec, decodedSec, elapsedSec, slackSec } },
   );
 }

@@ -22,7 +22,7 @@ import { AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
 import type { CodecContext, Stream } from 'node-av/lib';
 import { Dictionary, FFmpegError, FormatContext, Frame, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
-import { AudioBudget } from './audio-budget.ts';
+import { AudioBudget, type LivePace } from './audio-budget.ts';
 import { checkSampleRate } from './limits.ts';
 import { DEFAULT_ENCODER, type OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import { DecodeHealth, drainDecoder, openDecoder, openWriter } from './transcode-file.ts';
@@ -81,16 +81,18 @@ export class LiveSession {
   private readonly budget: AudioBudget;
   private writer: OggOpusWriter | null = null;
 
+  /** With `pace`, the audio may not run ahead of the time since the session started (audio-budget.ts). */
   constructor(
     outputPath: string,
     inputPath: string,
     maxDurationSec: number,
     encoder: OpusEncoderSettings = DEFAULT_ENCODER,
+    pace?: LivePace,
   ) {
     this.outputPath = outputPath;
     this.inputPath = inputPath;
     this.encoder = encoder;
-    this.budget = new AudioBudget(maxDurationSec, () => (this.opened ? Number(this.fmt!.pbBytes) : 0));
+    this.budget = new AudioBudget(maxDurationSec, () => (this.opened ? Number(this.fmt!.pbBytes) : 0), pace);
     this.pkt.alloc();
     this.frame.alloc();
   }
