@@ -5,8 +5,8 @@
  * audio actually decoded so far:
  * - the duration limit (MAX_RECORDING_SECONDS, or a lower one for the job);
  * - input bytes: past a grace of GRACE_SEC of audio, at least MIN_BYTES_PER_SEC bytes of input for each
- *   further second of audio. A bomb is then refused after a minute or two of audio, about a second of
- *   worker time, whatever it declares;
+ *   further second of audio. A bomb is then refused after a few minutes of audio at most, about a second
+ *   of worker time, whatever it declares;
  * - wall-clock time, for live sessions: audio cannot have been recorded faster than time passes.
  * check() runs after every decoded frame, so it is one comparison in the common case: the input position
  * and the clock are read only when the decoded audio passes the last bound worked out.
@@ -18,11 +18,12 @@ import { formatDuration, tooLong } from './limits.ts';
 export const GRACE_SEC = 60;
 /**
  * The least input, in bytes, that a second of real audio takes, measured with real encodes at the lowest
- * settings speech codecs have (BENCHMARKS.md, "Media bombs"): the sparsest are long silences under DTX,
- * about 66 B/s for Opus 6 kbps in MP4 (the demuxer only reads the 1-byte packets, not the index), 76 in
- * Ogg with 60 ms frames, 139 for Speex; AMR-NB's DTX frames make 81 B/s by its storage format. MP3 never
- * goes below 1000. The bombs found so far need 1 to 26 B/s (2-byte Opus packets in Ogg). 48 B/s leaves
- * the real codecs a margin of 1.4× in their longest silences, much more once anybody speaks.
+ * settings speech codecs have (BENCHMARKS.md, "Media bombs"). The sparsest are long silences under DTX:
+ * 62 B/s for Opus 6 kbps with 20 ms frames in MP4 (the demuxer reads only the 1-byte packets; the index
+ * was read at open), 72 in Ogg with 60 ms frames, 139 for Speex; AMR-NB's DTX frames make 81 B/s by its
+ * storage format; MP3 never goes below 1000. The bombs need 1 to 26 B/s (2-byte Opus packets in Ogg).
+ * 48 B/s leaves real files a margin of 1.4 or more. The one encoding it refuses after minutes of silence,
+ * Opus DTX with 60 ms frames in MP4 (27 B/s), is as dense as the Ogg bomb: no floor can tell them apart.
  */
 export const MIN_BYTES_PER_SEC = 48;
 /** Audio a live client may have recorded before the session started, or sends ahead of time. */
