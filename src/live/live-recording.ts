@@ -323,6 +323,13 @@ export class LiveRecording implements RecordingHandle {
       return this.#result('failed', null, 'invalid_media', message);
     }
     await this.#transcodeChain;
+    const refused = refusalOf(this.#transcoderError);
+    if (refused) {
+      // The client's audio itself was refused (not audio, too long, ahead of real time): processing it
+      // again would give the same answer. What was received is kept for the retention period.
+      await this.#fenced(this.#deps.store.fail(this.id, this.epoch, refused, refused.message));
+      return this.#result('failed', null, refused.code, refused.message);
+    }
     if (this.#transcoderError === undefined && this.#transcoder && !this.#transcoded) {
       try {
         this.#transcoded = await this.#transcoder.finish();
@@ -494,6 +501,12 @@ export class LiveRecording implements RecordingHandle {
   #transcoderFailed(error: unknown): void {
     if (this.#transcoderError !== undefined) return;
     this.#transcoderError = error;
+    const refused = refusalOf(error);
+    if (refused && this.live) {
+      // Fail fast: a stream the server refuses ends now, with the reason, not at the client's stop.
+      void this.end({ code: refused.wsCloseCode, reason: refused.message, error: refused.code }).catch(() => {});
+      return;
+    }
     if (this.#options.transcoder) {
       this.#deps.log.warn(
         { err: error, recordingId: this.id },
@@ -519,6 +532,11 @@ export class LiveRecording implements RecordingHandle {
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
   }
+}
+
+/** A media verdict on the client's audio (a 4xx code), as opposed to a server fault. */
+function refusalOf(error: unknown): AppError | undefined {
+  return isAppError(error) && error.httpStatus >= 400 && error.httpStatus < 500 ? error : undefined;
 }
 
 /** Bytes [start, end) of a file. */

@@ -127,7 +127,15 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
     let recording: LiveRecording;
     try {
       await spool.dirFor(row.id);
-      const transcoder = deps.media.openLive(spool.pathFor(row.id, LIVE_OGG_FILE), spool.pathFor(row.id, RAW_LOG_FILE));
+      // The audio may not run ahead of the time since the recording started (a client cannot push hours
+      // of audio through a minute-long connection).
+      const transcoder = deps.media.openLive(
+        spool.pathFor(row.id, LIVE_OGG_FILE),
+        spool.pathFor(row.id, RAW_LOG_FILE),
+        {
+          startedAtMs: Date.parse(row.created_at),
+        },
+      );
       transcoder.catch(() => {}); // handled (logged, fallback) by the recording
       recording = await open(row, transcoder, 0);
     } catch (error) {

@@ -176,7 +176,8 @@ export class LiveSession implements AttachedClient {
       if (saved) {
         try {
           const result = await saved;
-          this.#sendSaved(result);
+          // A refusal already said why (close.error); saying it twice helps nobody.
+          if (!(result.status === 'failed' && result.errorCode === close.error)) this.#sendSaved(result);
           // Not saved after all (storage down, media refused): the close says so, not the planned code.
           if (result.status === 'failed' || result.status === 'pending') ({ code, reason } = closeFor(result));
         } catch (error) {

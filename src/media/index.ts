@@ -4,13 +4,29 @@
  * incrementally for a stream arriving in chunks.
  */
 import { AppError } from '../errors.ts';
+import { DEFAULT_LIVE_SLACK_SEC, type LivePace } from './audio-budget.ts';
 import { DEFAULT_MAX_PROBE_BYTES } from './limits.ts';
 import type { OpusEncoderSettings } from './opus-writer.ts';
 import { MediaPool } from './pool.ts';
 import type { JobLimits } from './protocol.ts';
-import type { AudioInfo, LiveTranscoder, MediaEngine, MediaEngineOptions, NormalizeOptions } from './types.ts';
+import type {
+  AudioInfo,
+  LiveOptions,
+  LiveTranscoder,
+  MediaEngine,
+  MediaEngineOptions,
+  NormalizeOptions,
+} from './types.ts';
 
-export type { AudioInfo, LiveTranscoder, MediaEngine, MediaEngineOptions, NormalizeOptions } from './types.ts';
+export { liveAudioLimitSec } from './audio-budget.ts';
+export type {
+  AudioInfo,
+  LiveOptions,
+  LiveTranscoder,
+  MediaEngine,
+  MediaEngineOptions,
+  NormalizeOptions,
+} from './types.ts';
 
 export interface MediaEngineWithStats extends MediaEngine {
   /** Worker pids and load; for health checks and tests (e.g. killing a worker on purpose). */
@@ -28,6 +44,16 @@ export const DEFAULT_FILE_COMPLEXITY = 10;
 export const DEFAULT_LIVE_COMPLEXITY = 3;
 /** A live session costs about 1 MiB in a worker; 256 per worker is 512 live transcoders on 2 workers. */
 export const DEFAULT_MAX_LIVE_PER_WORKER = 256;
+
+/** The pace bound of a live session, if its caller asked for one. */
+function livePace(o: LiveOptions): LivePace | undefined {
+  if (o.startedAtMs === undefined) return undefined;
+  const slackSec = o.slackSec ?? DEFAULT_LIVE_SLACK_SEC;
+  if (!Number.isFinite(o.startedAtMs) || !(slackSec >= 0)) {
+    throw new Error(`openLive: bad startedAtMs ${o.startedAtMs} or slackSec ${slackSec}`);
+  }
+  return { startedAtMs: o.startedAtMs, slackSec };
+}
 
 function complexity(value: number | undefined, fallback: number): number {
   const c = value ?? fallback;
@@ -57,27 +83,34 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
   return {
     probe: (path) => pool.runFile((id) => ({ type: 'probe', id, path, limits })),
 
-    normalize: (input: string, output: string, o: NormalizeOptions = {}) =>
-      pool.runFile(
-        (id) => ({
-          type: 'normalize',
-          id,
-          input,
-          output,
-          limits: { ...limits, maxDurationSec: Math.min(limits.maxDurationSec, o.maxDurationSec ?? Infinity) },
-          encoder: fileEncoder,
-        }),
+    normalize(input: string, output: string, o: NormalizeOptions = {}) {
+      const max = o.maxDurationSec ?? limits.maxDurationSec;
+      if (!(max > 0)) return Promise.reject(new Error(`normalize: bad maxDurationSec ${o.maxDurationSec}`));
+      const jobLimits = { ...limits, maxDurationSec: Math.min(max, limits.maxDurationSec) };
+      return pool.runFile(
+        (id) => ({ type: 'normalize', id, input, output, limits: jobLimits, encoder: fileEncoder }),
         o.onProgress,
         o.signal,
-      ),
+      );
+    },
 
-    async openLive(output: string, input: string): Promise<LiveTranscoder> {
+    async openLive(output: string, input: string, o: LiveOptions = {}): Promise<LiveTranscoder> {
+      const pace = livePace(o);
       const w = await pool.pinLive();
       const sid = nextSession++;
       w.live.add(sid);
       const release = () => w.live.delete(sid);
       try {
-        await pool.request(w, (id) => ({ type: 'live-open', id, sid, output, input, limits, encoder: liveEncoder }));
+        await pool.request(w, (id) => ({
+          type: 'live-open',
+          id,
+          sid,
+          output,
+          input,
+          limits,
+          encoder: liveEncoder,
+          ...(pace ? { pace } : {}),
+        }));
       } catch (err) {
         release();
         throw err;

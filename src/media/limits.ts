@@ -55,10 +55,36 @@ export function formatDuration(sec: number): string {
   return `${+sec.toFixed(1)}s`;
 }
 
-export function tooLong(durationSec: number, maxDurationSec: number): AppError {
+/**
+ * `durationSec` is what the container declares (then `decodedSec` is 0: refused before decoding) or what
+ * has been decoded so far.
+ */
+export function tooLong(durationSec: number, maxDurationSec: number, decodedSec: number): AppError {
   return new AppError(
     'media_too_long',
     `duration ${formatDuration(durationSec)} exceeds the ${formatDuration(maxDurationSec)} limit`,
-    { details: { durationSec, maxDurationSec } },
+    { details: { durationSec, maxDurationSec, decodedSec } },
   );
+}
+
+/**
+ * Lowest sample rate accepted. Telephone speech is 8 kHz and a few old formats go down to 5.5 kHz; below
+ * 4 kHz there is no speech left to keep. A very low rate is also the cheapest way to make a tiny file last
+ * for hours: a 20 kB WAV at 1 Hz is 5.6 h, every second of which the resampler and the encoder would have
+ * to produce at 16 kHz.
+ */
+export const MIN_SAMPLE_RATE = 4000;
+
+/**
+ * unsupported_media (415), not invalid_media (422): such a file is well formed, it is a kind of audio
+ * Earshot does not take, like a container it does not accept; sending it again will not help.
+ */
+export function checkSampleRate(sampleRate: number): void {
+  if (sampleRate < MIN_SAMPLE_RATE) {
+    throw new AppError(
+      'unsupported_media',
+      `sample rate ${sampleRate} Hz is not accepted: audio must be sampled at ${MIN_SAMPLE_RATE} Hz or more`,
+      { details: { sampleRate, minSampleRate: MIN_SAMPLE_RATE } },
+    );
+  }
 }

@@ -22,9 +22,10 @@ import { AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
 import type { CodecContext, Stream } from 'node-av/lib';
 import { Dictionary, FFmpegError, FormatContext, Frame, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
-import { tooLong } from './limits.ts';
-import { DEFAULT_ENCODER, OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
-import { DecodeHealth, drainDecoder, openDecoder } from './transcode-file.ts';
+import { AudioBudget, type LivePace } from './audio-budget.ts';
+import { checkSampleRate } from './limits.ts';
+import { DEFAULT_ENCODER, type OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
+import { DecodeHealth, drainDecoder, openDecoder, openWriter } from './transcode-file.ts';
 
 /** Containers a browser/bot can stream live: WebM/Matroska, Ogg, (fragmented) MP4. */
 const LIVE_DEMUXERS = 'matroska,webm,ogg,mov,mp4,m4a';
@@ -58,7 +59,6 @@ type State = 'waiting' | 'open' | 'done';
 export class LiveSession {
   readonly outputPath: string;
   private readonly inputPath: string;
-  private readonly maxDurationSec: number;
   private readonly encoder: OpusEncoderSettings;
   /** Opened with the demuxer: the API process may create the raw log only after it opened this session. */
   private readFd = -1;
@@ -78,18 +78,21 @@ export class LiveSession {
   private readonly pkt = new Packet();
   private readonly frame = new Frame();
   private readonly health = new DecodeHealth();
+  private readonly budget: AudioBudget;
   private writer: OggOpusWriter | null = null;
 
+  /** With `pace`, the audio may not run ahead of the time since the session started (audio-budget.ts). */
   constructor(
     outputPath: string,
     inputPath: string,
     maxDurationSec: number,
     encoder: OpusEncoderSettings = DEFAULT_ENCODER,
+    pace?: LivePace,
   ) {
     this.outputPath = outputPath;
     this.inputPath = inputPath;
-    this.maxDurationSec = maxDurationSec;
     this.encoder = encoder;
+    this.budget = new AudioBudget(maxDurationSec, () => (this.opened ? Number(this.fmt!.pbBytes) : 0), pace);
     this.pkt.alloc();
     this.frame.alloc();
   }
@@ -172,16 +175,15 @@ export class LiveSession {
       }
       if (this.pkt.streamIndex === this.stream!.index) {
         this.health.note(dec.sendPacketSync(this.pkt));
-        this.writer ??= this.openWriter(dec);
+        this.writer ??= openWriter(dec, this.outputPath, this.encoder);
       }
       this.pkt.unref();
-      if (this.writer) drainDecoder(dec, this.frame, this.writer, this.maxDurationSec);
+      if (this.writer) drainDecoder(dec, this.frame, this.writer, this.budget);
     }
     dec.sendPacketSync(null);
-    this.writer ??= this.openWriter(dec);
-    drainDecoder(dec, this.frame, this.writer, this.maxDurationSec);
+    this.writer ??= openWriter(dec, this.outputPath, this.encoder);
+    drainDecoder(dec, this.frame, this.writer, this.budget);
     this.health.check(this.writer.samplesOut);
-    if (this.writer.durationSec > this.maxDurationSec) throw tooLong(this.writer.durationSec, this.maxDurationSec);
     this.writer.finish();
     this.release();
     this.state = 'done';
@@ -214,6 +216,7 @@ export class LiveSession {
     const idx = fmt.findBestStream(AVMEDIA_TYPE_AUDIO);
     const stream = idx >= 0 ? fmt.streams[idx] : undefined;
     if (!stream) throw new AppError('unsupported_media', 'no audio stream found in the live stream');
+    if (stream.codecpar.sampleRate > 0) checkSampleRate(stream.codecpar.sampleRate);
     this.stream = stream;
     this.dec = openDecoder(stream);
     this.state = 'open';
@@ -246,22 +249,5 @@ export class LiveSession {
     else this.fmt?.freeContext();
     if (this.readFd >= 0) closeSync(this.readFd);
     this.readFd = -1;
-  }
-
-  /**
-   * The writer is created from the decoder's actual output format, which some decoders only know
-   * after the first packet.
-   */
-  private openWriter(dec: CodecContext): OggOpusWriter {
-    return new OggOpusWriter(
-      this.outputPath,
-      {
-        sampleRate: dec.sampleRate,
-        sampleFormat: dec.sampleFormat,
-        channels: dec.channelLayout.nbChannels,
-        channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
-      },
-      this.encoder,
-    );
   }
 }

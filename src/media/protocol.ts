@@ -2,6 +2,7 @@
 
 import type { ErrorCode } from '../errors.ts';
 import { AppError, ERRORS } from '../errors.ts';
+import type { LivePace } from './audio-budget.ts';
 import type { OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
 
@@ -23,6 +24,8 @@ export type Request =
       input: string;
       limits: JobLimits;
       encoder: OpusEncoderSettings;
+      /** Set: the session's audio may not run ahead of the time since it started. */
+      pace?: LivePace;
     }
   | { type: 'live-advance'; id: number; sid: number; bytes: number }
   | { type: 'live-finish'; id: number; sid: number }

@@ -18,20 +18,26 @@ export function writeToneWav(path: string, seconds: number, sampleRate = 16_000,
     const v = Math.round(8000 * Math.sin(2 * Math.PI * (300 + 100 * Math.sin(2 * Math.PI * 3 * t)) * t));
     for (let c = 0; c < channels; c++) data.writeInt16LE(v, (i * channels + c) * 2);
   }
+  writeFileSync(path, wavFile(data, sampleRate, channels));
+}
+
+/** A PCM WAV file (44-byte header) around interleaved little-endian samples. */
+export function wavFile(data: Buffer, sampleRate: number, channels = 1, bitsPerSample = 16): Buffer {
+  const blockAlign = (channels * bitsPerSample) / 8;
   const h = Buffer.alloc(44);
   h.write('RIFF', 0);
   h.writeUInt32LE(36 + data.length, 4);
   h.write('WAVEfmt ', 8);
   h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 20); // PCM
   h.writeUInt16LE(channels, 22);
   h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * channels * 2, 28);
-  h.writeUInt16LE(channels * 2, 32);
-  h.writeUInt16LE(16, 34);
+  h.writeUInt32LE(sampleRate * blockAlign, 28);
+  h.writeUInt16LE(blockAlign, 32);
+  h.writeUInt16LE(bitsPerSample, 34);
   h.write('data', 36);
   h.writeUInt32LE(data.length, 40);
-  writeFileSync(path, Buffer.concat([h, data]));
+  return Buffer.concat([h, data]);
 }
 
 /** The OpusHead "input sample rate" field of an Ogg/Opus file, read straight from the bytes. */
@@ -52,4 +58,25 @@ export async function rejectsWith(p: Promise<unknown>, code: string, message?: R
     return err;
   }
   throw new Error(`expected AppError ${code}, but it succeeded`);
+}
+
+/**
+ * A mono 16 kHz WAV of speech and digital silence: `segments` alternate between seconds of talk (the
+ * 5 s speech fixture, looped) and seconds of silence, starting with talk. Like a meeting with long quiet
+ * stretches, which low-bitrate encoders with DTX store in very few bytes.
+ */
+export function writeMeetingWav(path: string, segments: number[]): void {
+  const src = readFileSync(fixture('speech.wav'));
+  const at = src.indexOf('data');
+  const speech = src.subarray(at + 8, at + 8 + src.readUInt32LE(at + 4));
+  const parts: Buffer[] = [];
+  segments.forEach((seconds, i) => {
+    const bytes = Math.round(seconds * 16_000) * 2;
+    if (i % 2 === 1) {
+      parts.push(Buffer.alloc(bytes));
+      return;
+    }
+    for (let n = 0; n < bytes; n += speech.length) parts.push(speech.subarray(0, Math.min(speech.length, bytes - n)));
+  });
+  writeFileSync(path, wavFile(Buffer.concat(parts), 16_000));
 }

@@ -16,7 +16,8 @@ import {
 import type { Stream } from 'node-av/lib';
 import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, InputFormat, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
-import { inputOptions, isAllowedContainer, tooLong } from './limits.ts';
+import { AudioBudget } from './audio-budget.ts';
+import { checkSampleRate, inputOptions, isAllowedContainer, tooLong } from './limits.ts';
 import { DEFAULT_ENCODER, OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
 
@@ -55,8 +56,10 @@ export function openAudioInput(path: string, limits: FileJobLimits): { fmt: Form
     if (!stream) throw new AppError('unsupported_media', 'no audio stream found');
     // Don't demux (or decode) video, subtitles, cover art: less work and less attack surface.
     for (const s of fmt.streams) if (s.index !== stream.index) s.discard = AVDISCARD_ALL;
+    // Some decoders only know the rate after the first packet (0 here): openWriter checks it again.
+    if (stream.codecpar.sampleRate > 0) checkSampleRate(stream.codecpar.sampleRate);
     const declared = declaredDurationSec(fmt, stream);
-    if (declared > limits.maxDurationSec) throw tooLong(declared, limits.maxDurationSec);
+    if (declared > limits.maxDurationSec) throw tooLong(declared, limits.maxDurationSec, 0);
     return { fmt, stream };
   } catch (err) {
     fmt.closeInputSync();
@@ -166,15 +169,36 @@ export class DecodeHealth {
   }
 }
 
-/** Decode everything the decoder still has buffered (or all of it at EOF) into the writer. */
-export function drainDecoder(dec: CodecContext, frame: Frame, writer: OggOpusWriter, maxDurationSec: number): void {
+/**
+ * The writer for what `dec` decodes, created from the decoder's actual output format (some decoders only
+ * know it after the first packet).
+ */
+export function openWriter(dec: CodecContext, outputPath: string, encoder: OpusEncoderSettings): OggOpusWriter {
+  checkSampleRate(dec.sampleRate);
+  return new OggOpusWriter(
+    outputPath,
+    {
+      sampleRate: dec.sampleRate,
+      sampleFormat: dec.sampleFormat,
+      channels: dec.channelLayout.nbChannels,
+      channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
+    },
+    encoder,
+  );
+}
+
+/**
+ * Decode everything the decoder still has buffered (or all of it at EOF) into the writer, checking the
+ * audio decoded so far against the budget after every frame.
+ */
+export function drainDecoder(dec: CodecContext, frame: Frame, writer: OggOpusWriter, budget: AudioBudget): void {
   for (;;) {
     const ret = dec.receiveFrameSync(frame);
     if (ret === AVERROR_EAGAIN || ret === AVERROR_EOF) return;
     if (ret < 0) return; // counted by the caller via sendPacket; keep going past a damaged frame
     writer.write(frame);
     frame.unref();
-    if (writer.durationSec > maxDurationSec) throw tooLong(writer.durationSec, maxDurationSec);
+    budget.check(writer.durationSec);
   }
 }
 
@@ -205,17 +229,9 @@ export async function transcodeFile(
   let writer: OggOpusWriter | undefined;
   try {
     dec = openDecoder(stream);
-    writer = new OggOpusWriter(
-      outputPath,
-      {
-        sampleRate: dec.sampleRate,
-        sampleFormat: dec.sampleFormat,
-        channels: dec.channelLayout.nbChannels,
-        channelMask: dec.channelLayout.order === 1 ? dec.channelLayout.mask : 0n,
-      },
-      encoder,
-    );
+    writer = openWriter(dec, outputPath, encoder);
     const health = new DecodeHealth();
+    const budget = new AudioBudget(limits.maxDurationSec, () => Number(fmt.pbBytes));
     const total = declaredDurationSec(fmt, stream);
     const tb = stream.timeBase.num / stream.timeBase.den;
     let readErr = 0;
@@ -237,10 +253,10 @@ export async function transcodeFile(
         if (progress && total > 0 && pkt.pts >= 0n) progress(Math.min(1, (Number(pkt.pts) * tb) / total));
       }
       pkt.unref();
-      drainDecoder(dec, frame, writer, limits.maxDurationSec);
+      drainDecoder(dec, frame, writer, budget);
     }
     dec.sendPacketSync(null);
-    drainDecoder(dec, frame, writer, limits.maxDurationSec);
+    drainDecoder(dec, frame, writer, budget);
     health.check(writer.samplesOut);
     // A read error after plenty of good audio is a damaged tail; keep what decoded (like ffmpeg does),
     // unless it cut the file short of most of what the container promised.

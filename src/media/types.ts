@@ -18,8 +18,25 @@ export interface NormalizeOptions {
   /** Fraction (0..1) of the input duration processed; throttled to a few calls a second. */
   onProgress?: (fraction: number) => void;
   signal?: AbortSignal;
-  /** A lower duration limit than the engine's for this input (a live recording: how long it was connected). */
+  /**
+   * A lower duration limit for this job than the engine's (which still applies): e.g. a live recording's
+   * raw log re-transcoded after it stopped may not hold more audio than liveAudioLimitSec() of its wall
+   * time. Past it the job fails with media_too_long.
+   */
   maxDurationSec?: number;
+}
+
+/** Options of a live session. */
+export interface LiveOptions {
+  /**
+   * When the recording started (Date.now() on this machine; for a resumed recording, its first start).
+   * Set, the decoded audio may not run ahead of the time since then by more than liveAudioLimitSec()
+   * allows, or the session fails with media_too_long. Unset, only the engine's duration limit applies:
+   * set it for anything a client feeds.
+   */
+  startedAtMs?: number;
+  /** Seconds of audio the session may be ahead of its wall time, on top of 10%. Default 30. */
+  slackSec?: number;
 }
 
 /**
@@ -43,7 +60,7 @@ export interface MediaEngine {
   /** Any input -> Ogg/Opus 16 kHz mono 24 kbps; returns the OUTPUT info. */
   normalize(inputPath: string, outputPath: string, opts?: NormalizeOptions): Promise<AudioInfo>;
   /** A live transcoder from `inputPath` (appended to while it runs) to Ogg/Opus at `outputPath`. */
-  openLive(outputPath: string, inputPath: string): Promise<LiveTranscoder>;
+  openLive(outputPath: string, inputPath: string, opts?: LiveOptions): Promise<LiveTranscoder>;
   /** Stop workers; pending jobs fail with AppError internal. */
   close(): Promise<void>;
 }

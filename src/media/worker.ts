@@ -47,7 +47,7 @@ async function handle(msg: Request): Promise<Reply> {
       cancelled.add(msg.target);
       return { type: 'done', id: msg.id };
     case 'live-open':
-      sessions.set(msg.sid, new LiveSession(msg.output, msg.input, msg.limits.maxDurationSec, msg.encoder));
+      sessions.set(msg.sid, new LiveSession(msg.output, msg.input, msg.limits.maxDurationSec, msg.encoder, msg.pace));
       return { type: 'done', id: msg.id };
     case 'live-advance':
       await session(msg.sid).advance(msg.bytes);

@@ -11,6 +11,7 @@
  */
 import type { Job, Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
+import { liveAudioLimitSec } from '../media/audio-budget.ts';
 import type { MediaEngine } from '../media/types.ts';
 import type { Spool } from '../storage/spool.ts';
 import type { JobsRepo } from './jobs.repo.ts';
@@ -37,8 +38,6 @@ export interface ProcessorDeps {
 
 const STAGED_INPUT = 'staged.input';
 const NORMALIZED = 'normalized.ogg';
-/** Slack for a live recording's audio over its wall-clock time (clients catch up after a resume). */
-const LIVE_SLACK_SEC = 60;
 const PROGRESS_INTERVAL_MS = 500;
 
 /** A media verdict on the input itself: retrying cannot change it. */
@@ -154,7 +153,7 @@ export function createProcessor(deps: ProcessorDeps) {
   function maxDurationOf(recording: Recording): number {
     if (recording.source !== 'live') return deps.maxDurationSec;
     const connectedSec = (Date.parse(recording.updated_at) - Date.parse(recording.created_at)) / 1000;
-    return Math.min(deps.maxDurationSec, connectedSec * 1.1 + LIVE_SLACK_SEC);
+    return Math.min(deps.maxDurationSec, liveAudioLimitSec(connectedSec));
   }
 
   async function settleFailure(job: Job, recording: Recording, epoch: number, caught: unknown, signal: AbortSignal) {
