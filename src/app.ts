@@ -15,6 +15,8 @@ import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { createJobsRepo } from './jobs/jobs.repo.ts';
+import { createJobRunner } from './jobs/runner.ts';
 import { registerLive } from './live/index.ts';
 import { createMediaEngine } from './media/index.ts';
 import { createOrgAccess } from './orgs/access.ts';
@@ -26,10 +28,9 @@ import { createOrgsRepo } from './orgs/orgs.repo.ts';
 import { orgsRoutes } from './orgs/orgs.routes.ts';
 import { createOrgsService } from './orgs/orgs.service.ts';
 import { runPeriodically } from './periodic.ts';
-import { createJobsRepo } from './recordings/jobs.repo.ts';
 import { createKeyedLock } from './recordings/keyed-lock.ts';
 import { createLifecycle } from './recordings/lifecycle.ts';
-import { createProcessor } from './recordings/processing.ts';
+import { createProcessingHandler } from './recordings/processing.ts';
 import { createRecordingsRepo } from './recordings/recordings.repo.ts';
 import { recordingsRoutes } from './recordings/recordings.routes.ts';
 import { createRecordingsService } from './recordings/recordings.service.ts';
@@ -141,19 +142,30 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     maxQueuedPerUser: config.processing.maxQueuedPerUser,
     log: app.log.child({ module: 'recordings' }),
   });
-  const processor = createProcessor({
+  const runner = createJobRunner({
     jobs,
-    lifecycle,
-    media,
-    spool,
-    log: app.log.child({ module: 'processing' }),
+    handlers: {
+      process: createProcessingHandler({
+        lifecycle,
+        media,
+        spool,
+        log: app.log.child({ module: 'processing' }),
+        leaseMs: config.leases.leaseMs,
+        maxDurationSec: config.limits.maxDurationSec,
+        liveAheadSec: config.live.maxAudioAheadSec,
+      }),
+    },
+    log: app.log.child({ module: 'jobs' }),
     concurrency: config.media.workers,
-    leaseMs: config.leases.leaseMs,
+    lockMs: config.leases.leaseMs,
     maxAttempts: config.processing.maxAttempts,
     retryBaseMs: config.processing.retryBaseMs,
     maxRunningPerUser: config.processing.maxRunningPerUser,
     maxRunningPerOrg: config.processing.maxRunningPerOrg,
-    maxDurationSec: config.limits.maxDurationSec,
+  });
+  lifecycle.events.on('queued', runner.wake);
+  lifecycle.events.on('event', (event) => {
+    if (event.type === 'removed') runner.cancel(event.recordingId);
   });
   const recordings = createRecordingsService({ repo: recordingsRepo, blobs, lifecycle, orgAccess });
   const uploads = createUploadReceiver({ spool, orgAccess, lifecycle, waitMs: config.media.processingWaitMs });
@@ -188,7 +200,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     media,
     spool,
   });
-  processor.start();
+  runner.start();
 
   const leases = createNamedLeases(database.db, config.nodeId);
   const periodic = { log: app.log, leases };
@@ -218,7 +230,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addHook('onClose', async () => {
     for (const task of housekeeping) task.stop();
     // Processing stops first (its jobs go back to the queue), then the engine, then the store and the database.
-    await processor.close();
+    await runner.close();
     await media.close();
     await blobs.close();
     await database.close();

@@ -88,6 +88,11 @@ export interface Config {
     fsyncIntervalMs: number;
     /** How often received audio is committed to the object store as a segment (the committed watermark). */
     commitIntervalMs: number;
+    /**
+     * Seconds of audio a live recording may hold beyond the time since it started (plus 10%): room for
+     * a client catching up after a drop, and no more (a media bomb is refused as soon as it passes it).
+     */
+    maxAudioAheadSec: number;
     maxSessionsPerUser: number;
     maxBinaryFrameBytes: number;
     maxTextFrameBytes: number;
@@ -248,6 +253,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       resumeGraceMs: int(env, 'LIVE_RESUME_GRACE_MS', 120_000, 0),
       fsyncIntervalMs: int(env, 'LIVE_FSYNC_INTERVAL_MS', 200, 10, 10_000),
       commitIntervalMs: int(env, 'LIVE_COMMIT_INTERVAL_MS', 5000, 50, 600_000),
+      maxAudioAheadSec: int(env, 'LIVE_MAX_AUDIO_AHEAD_SECONDS', 30, 0, 24 * 3600),
       maxSessionsPerUser: int(env, 'LIVE_MAX_SESSIONS_PER_USER', 3, 1),
       maxBinaryFrameBytes: int(env, 'LIVE_MAX_BINARY_FRAME_BYTES', 1024 * 1024, 1024),
       maxTextFrameBytes: int(env, 'LIVE_MAX_TEXT_FRAME_BYTES', 4096, 256),

@@ -132,7 +132,9 @@ describe('live recording: backpressure, worker crash, shutdown', () => {
   let server: TestServer & { schema?: string };
   let user: TestUser;
   before(async () => {
-    server = await startTestServer({ env: { LIVE_MAX_SESSIONS_PER_USER: '10' } });
+    // Pre-recorded audio sent at full speed is what these tests need; the bound on audio ahead of
+    // real time has tests of its own.
+    server = await startTestServer({ env: { LIVE_MAX_SESSIONS_PER_USER: '10', LIVE_MAX_AUDIO_AHEAD_SECONDS: '3600' } });
     user = await registerUser(server);
   });
   after(() => server.close());

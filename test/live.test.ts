@@ -211,15 +211,15 @@ describe('live recording: seed handshake and finalisation', () => {
       assert.equal((await waitForRecording(server, user, recordingId)).status, 'failed');
     });
 
-    it('bytes that are not audio end as a failed recording, not a hang', async () => {
+    it('bytes that are not audio end the session with 4422 as they arrive, not at stop', async () => {
       const { client, recordingId } = await startRecording(server, user);
       client.send(Buffer.alloc(50_000, 7));
-      client.send({ action: 'stop' });
       const error = await client.next((m) => m.status === 'error');
-      assert.equal(error.error, 'unsupported_media');
-      assert.equal((await client.closed).code, 4415);
+      assert.equal(error.error, 'invalid_media');
+      assert.match(error.message, /could not recognise the live stream/);
+      assert.equal((await client.closed).code, 4422);
       const failed = await waitForRecording(server, user, recordingId);
-      assert.deepEqual([failed.status, failed.error_code], ['failed', 'unsupported_media']);
+      assert.deepEqual([failed.status, failed.error_code], ['failed', 'invalid_media']);
     });
   });
 

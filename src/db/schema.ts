@@ -104,7 +104,7 @@ export interface RecordingTable {
 
 export type JobKind = 'process';
 
-/** The durable processing queue (src/recordings/jobs.repo.ts): one row per pending job. */
+/** The durable processing queue (src/jobs/jobs.repo.ts): one row per pending job. */
 export interface JobTable {
   id: string;
   kind: JobKind;

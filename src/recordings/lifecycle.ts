@@ -25,10 +25,10 @@ import type { Db } from '../db/index.ts';
 import { nowIso } from '../db/index.ts';
 import type { Recording, RecordingSource } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import type { JobsRepo } from '../jobs/jobs.repo.ts';
 import type { AudioInfo } from '../media/types.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Spool } from '../storage/spool.ts';
-import type { JobsRepo } from './jobs.repo.ts';
 import type { LeaseClaim, RecordingsRepo } from './recordings.repo.ts';
 
 export interface LifecycleLogger {

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type DatabaseHandle, migrateToLatest, nowIso, openDatabase } from '../db/index.ts';
-import { createJobsRepo, type JobsRepo } from '../recordings/jobs.repo.ts';
+import { createJobsRepo, type JobsRepo } from '../jobs/jobs.repo.ts';
 import { createLifecycle, type Lifecycle } from '../recordings/lifecycle.ts';
 import { createRecordingsRepo, type RecordingsRepo } from '../recordings/recordings.repo.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
