@@ -158,3 +158,19 @@ export async function waitForRecording(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Runs `check` until it stops throwing and returns its value; rethrows its last error after `timeoutMs`.
+ * For "this happens soon" in tests without a fixed sleep; the bound is generous, to prove "no hang".
+ */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
