@@ -12,6 +12,7 @@ import { createTokenService } from './auth/tokens.ts';
 import { createUsersRepo } from './auth/users.repo.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
+import { waitForDatabase } from './db/startup.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { registerLive } from './live/index.ts';
@@ -46,15 +47,6 @@ export type App = FastifyInstance;
  * services. Everything is passed explicitly; nothing reaches for a global.
  */
 export async function buildApp(config: Readonly<Config>, options: BuildOptions = {}): Promise<App> {
-  const database: DatabaseHandle = openDatabase(config.databaseUrl, { schema: options.dbSchema });
-  await migrateToLatest(database.db, options.dbSchema);
-
-  const tokens = createTokenService(config.jwt);
-  const orgAccess = createOrgAccess(database.db);
-  const users = createUsersRepo(database.db);
-  const orgsRepo = createOrgsRepo(database.db, database.dialect);
-  const accountLimiter = createWindowLimiter({ max: config.rateLimit.authPerAccountPerMinute, windowMs: 60_000 });
-
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: config.limits.jsonBodyBytes,
@@ -62,6 +54,25 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     // Request ids make a client's error report findable in the logs.
     requestIdHeader: 'x-request-id',
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const database: DatabaseHandle = openDatabase(config.databaseUrl, {
+    schema: options.dbSchema,
+    limits: config.database,
+    log: app.log,
+  });
+  try {
+    await waitForDatabase(database, { timeoutMs: config.database.startupTimeoutMs, log: app.log });
+    await migrateToLatest(database.longDb, options.dbSchema);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+
+  const tokens = createTokenService(config.jwt);
+  const orgAccess = createOrgAccess(database.db);
+  const users = createUsersRepo(database.db);
+  const orgsRepo = createOrgsRepo(database.db, database.dialect);
+  const accountLimiter = createWindowLimiter({ max: config.rateLimit.authPerAccountPerMinute, windowMs: 60_000 });
 
   registerErrorHandling(app);
   await app.register(fastifySwagger, {
