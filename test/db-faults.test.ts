@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -171,7 +176,7 @@ describe('database faults', { skip }, () => {
       proxy.freeze();
       await assert.rejects(backend.execute(handle.db), (error) => {
         assert.ok(error instanceof DatabaseUnavailableError);
-        assert.equal(error.message, 'Query read timeout');
+        assert.equal(error.reason, 'Query read timeout');
         return true;
       });
       proxy.thaw();
@@ -222,13 +227,55 @@ describe('database down at start-up', { skip }, () => {
           assert.ok(error instanceof DatabaseStartupError);
           assert.match(
             error.message,
-            /^database unreachable after \d+ attempt\(s\) in \d+ s \(DB_STARTUP_TIMEOUT_MS\): /,
+            /^database unreachable after \d+ attempt\(s\) in 1.5 s \(DB_STARTUP_TIMEOUT_MS\): \w+ ECONNRESET/,
           );
           return true;
         },
       ),
     );
     assert.ok(ms >= 1500 && ms < 10_000, `gave up after ${Math.round(ms)} ms`);
+  });
+
+  it('the server process exits 1, saying why, when the database stays away', async () => {
+    proxy.cut();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'earshot-test-'));
+    try {
+      const child = spawn(process.execPath, [path.join(import.meta.dirname, '..', 'src', 'main.ts')], {
+        env: {
+          ...process.env,
+          DATA_DIR: dataDir,
+          PORT: '0',
+          LOG_LEVEL: 'silent',
+          DATABASE_URL: proxiedUrl(proxy),
+          DB_STARTUP_TIMEOUT_MS: '500',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (text: string) => {
+        stderr += text;
+      });
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 1);
+      assert.match(
+        stderr,
+        /^earshot: database unreachable after \d+ attempt\(s\) in 0.5 s \(DB_STARTUP_TIMEOUT_MS\): /,
+      );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails at once on what waiting cannot fix (no such database)', async () => {
+    const url = new URL(testPostgresUrl);
+    url.pathname = '/earshot_no_such_database';
+    const { ms } = await timed(() =>
+      assert.rejects(
+        startTestServer({ env: { DATABASE_URL: url.toString(), DB_STARTUP_TIMEOUT_MS: '30000' } }),
+        (error: { code?: string }) => error.code === '3D000',
+      ),
+    );
+    assert.ok(ms < 10_000, `gave up after ${Math.round(ms)} ms`);
   });
 
   it('starts once the database comes back within DB_STARTUP_TIMEOUT_MS', async () => {

@@ -32,8 +32,8 @@ export async function waitForDatabase(
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new DatabaseStartupError(
-          `database unreachable after ${attempt} attempt(s) in ${Math.round(options.timeoutMs / 1000)} s ` +
-            `(DB_STARTUP_TIMEOUT_MS): ${error.message}`,
+          `database unreachable after ${attempt} attempt(s) in ${options.timeoutMs / 1000} s ` +
+            `(DB_STARTUP_TIMEOUT_MS): ${error.reason}`,
           { cause: error },
         );
       }

@@ -65,7 +65,13 @@ export function isDatabaseOutage(error: unknown, depth = 0): boolean {
 export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
   constructor(cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    // Loggers (pino's err serializer) append the cause's message: "database unavailable: read ECONNRESET".
+    super('database unavailable', { cause });
+  }
+
+  /** What went wrong, in the driver's words. */
+  get reason(): string {
+    return this.cause instanceof Error ? this.cause.message : String(this.cause);
   }
 }
 
