@@ -68,7 +68,8 @@ export function createPostgresPool(
  * on release rather than returned to the pool.
  *
  * With `longer`, each checkout raises statement_timeout to `longStatementTimeoutMs` for the session
- * and resets it on release, so long work shares the pool (and its size limit) with requests.
+ * and resets it on release, so long work shares the pool (and its size limit) with requests. (A session
+ * setting needs a session of its own: not PgBouncer in transaction mode, see docs/architecture.md.)
  */
 export function kyselyPool(pool: pg.Pool, limits: DatabaseLimits, longer = false): PostgresPool {
   const statementTimeoutMs = longer ? limits.longStatementTimeoutMs : limits.statementTimeoutMs;
