@@ -13,6 +13,7 @@ import { createNamedLeases } from './cluster/named-leases.ts';
 import { createRateLimiter } from './cluster/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
+import { waitForDatabase } from './db/startup.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { createJobsRepo } from './jobs/jobs.repo.ts';
@@ -55,15 +56,6 @@ export type App = FastifyInstance;
  * services. Everything is passed explicitly; nothing reaches for a global.
  */
 export async function buildApp(config: Readonly<Config>, options: BuildOptions = {}): Promise<App> {
-  const database: DatabaseHandle = openDatabase(config.databaseUrl, { schema: options.dbSchema });
-  await migrateToLatest(database.db, options.dbSchema);
-
-  const tokens = createTokenService(config.jwt);
-  const orgAccess = createOrgAccess(database.db);
-  const users = createUsersRepo(database.db);
-  const orgsRepo = createOrgsRepo(database.db, database.dialect);
-  const limiter = createRateLimiter(database.db);
-
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: config.limits.jsonBodyBytes,
@@ -71,6 +63,25 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     // Request ids make a client's error report findable in the logs.
     requestIdHeader: 'x-request-id',
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const database: DatabaseHandle = openDatabase(config.databaseUrl, {
+    schema: options.dbSchema,
+    limits: config.database,
+    log: app.log,
+  });
+  try {
+    await waitForDatabase(database, { timeoutMs: config.database.startupTimeoutMs, log: app.log });
+    await migrateToLatest(database.longDb, options.dbSchema);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+
+  const tokens = createTokenService(config.jwt);
+  const orgAccess = createOrgAccess(database.db);
+  const users = createUsersRepo(database.db);
+  const orgsRepo = createOrgsRepo(database.db, database.dialect);
+  const limiter = createRateLimiter(database.db);
 
   registerErrorHandling(app);
   await app.register(fastifySwagger, {

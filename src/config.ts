@@ -24,6 +24,7 @@ export interface Config {
    * comma-separated list of addresses/CIDRs as Fastify's `trustProxy` takes. Rate limits per address use it.
    */
   trustProxy: false | string;
+  database: DatabaseConfig;
   /** Extra origins allowed to open live sessions; the server's own origin is always allowed. */
   allowedOrigins: readonly string[];
   /** Where recordings live (a local folder or an S3 bucket) and how audio reaches clients. */
@@ -99,6 +100,29 @@ export interface Config {
     maxRecordingBytes: number;
   };
 }
+
+/** PostgreSQL time limits (src/db/postgres.ts says how each is applied) and the wait for it at start. */
+export interface DatabaseConfig {
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  /** Migrations and other work on `DatabaseHandle.longDb`. */
+  longStatementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  /** How long start-up retries a database that is unreachable before giving up (0: no retry). */
+  startupTimeoutMs: number;
+}
+
+/**
+ * Suited to an API: a request fails within seconds when the database is down or hung, instead of
+ * holding its client. Exported for code that opens a database without a loaded configuration.
+ */
+export const DATABASE_DEFAULTS: Readonly<DatabaseConfig> = Object.freeze({
+  connectTimeoutMs: 5000,
+  statementTimeoutMs: 5000,
+  longStatementTimeoutMs: 10 * 60_000,
+  idleInTransactionTimeoutMs: 60_000,
+  startupTimeoutMs: 30_000,
+});
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -182,6 +206,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const mediaWorkers = int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64);
+  const statementTimeoutMs = int(env, 'DB_STATEMENT_TIMEOUT_MS', DATABASE_DEFAULTS.statementTimeoutMs, 100, 3_600_000);
   const config: Config = {
     host: env.HOST || '127.0.0.1',
     port: int(env, 'PORT', 8000, 0, 65535),
@@ -191,6 +216,25 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     nodeId,
     cluster,
     trustProxy: env.TRUST_PROXY ? env.TRUST_PROXY : false,
+    database: {
+      connectTimeoutMs: int(env, 'DB_CONNECT_TIMEOUT_MS', DATABASE_DEFAULTS.connectTimeoutMs, 100, 600_000),
+      statementTimeoutMs,
+      longStatementTimeoutMs: int(
+        env,
+        'DB_LONG_STATEMENT_TIMEOUT_MS',
+        Math.max(DATABASE_DEFAULTS.longStatementTimeoutMs, statementTimeoutMs),
+        statementTimeoutMs,
+        24 * 3_600_000,
+      ),
+      idleInTransactionTimeoutMs: int(
+        env,
+        'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+        DATABASE_DEFAULTS.idleInTransactionTimeoutMs,
+        1000,
+        24 * 3_600_000,
+      ),
+      startupTimeoutMs: int(env, 'DB_STARTUP_TIMEOUT_MS', DATABASE_DEFAULTS.startupTimeoutMs, 0, 3_600_000),
+    },
     allowedOrigins: (env.ALLOWED_ORIGINS ?? '')
       .split(',')
       .map((origin) => origin.trim())

@@ -23,9 +23,11 @@ export const ERRORS = {
   rate_limited: { http: 429, ws: 4429 },
   too_many_sessions: { http: 429, ws: 4429 },
   busy: { http: 503, ws: 1013 },
-  /** A dependency (database, object storage) is unreachable; retry later. */
+  /** Object storage is unreachable; retry later (1011: the recording is kept, resume or retry). */
   unavailable: { http: 503, ws: 1011 },
   insufficient_storage: { http: 507, ws: 1011 },
+  // The database is unreachable, timed out or went away (src/db/unavailable.ts); 1013 = try again later.
+  database_unavailable: { http: 503, ws: 1013 },
   media_timeout: { http: 422, ws: 4408 },
   // Live sessions (src/live/protocol.ts documents when each is used).
   handshake_timeout: { http: 408, ws: 1008 },

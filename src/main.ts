@@ -1,5 +1,6 @@
-import { buildApp } from './app.ts';
+import { type App, buildApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
+import { DatabaseStartupError } from './db/startup.ts';
 
 let config: Readonly<Config>;
 try {
@@ -12,7 +13,17 @@ try {
   throw error;
 }
 
-const app = await buildApp(config);
+let app: App;
+try {
+  app = await buildApp(config);
+} catch (error) {
+  // The database stayed unreachable (src/db/startup.ts): exit non-zero so the orchestrator restarts us.
+  if (error instanceof DatabaseStartupError) {
+    console.error(`earshot: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}
 await app.listen({ host: config.host, port: config.port });
 
 // Graceful shutdown: stop accepting, let live sessions save what they received, then exit.

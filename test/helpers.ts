@@ -5,12 +5,16 @@ import path from 'node:path';
 import pg from 'pg';
 import { type App, buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
+
+export { eventually } from '../src/test-support/eventually.ts';
+
 import type { BlobStore } from '../src/storage/blob-store.ts';
 import { createBlobStore } from '../src/storage/index.ts';
 
 /** Which database the integration suites run against; scripts/test.ts runs them once per dialect. */
 export const testDialect = process.env.EARSHOT_TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
-const postgresUrl = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+/** The PostgreSQL server the postgres suite uses (each test app gets its own schema in it). */
+export const testPostgresUrl = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 export interface TestServer {
   app: App;
@@ -49,10 +53,20 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     MEDIA_WORKERS: '2',
     // Suites register many users from 127.0.0.1; tests of the per-IP limit pass a lower value.
     AUTH_RATE_LIMIT_PER_IP: '100000',
-    ...(testDialect === 'postgres' ? { DATABASE_URL: postgresUrl } : {}),
+    ...(testDialect === 'postgres' ? { DATABASE_URL: testPostgresUrl } : {}),
     ...options.env,
   });
-  const app = await buildApp(config, { logger: false, ...(schema ? { dbSchema: schema } : {}) });
+  let app: App;
+  try {
+    app = await buildApp(config, { logger: false, ...(schema ? { dbSchema: schema } : {}) });
+  } catch (error) {
+    // A server that failed to start (tests of start-up failures) leaves nothing behind unless reused.
+    if (!options.reuse) {
+      await rm(dataDir, { recursive: true, force: true });
+      if (schema) await adminQuery(`drop schema ${schema} cascade`);
+    }
+    throw error;
+  }
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server has no TCP address');
@@ -80,7 +94,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 }
 
 async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: postgresUrl });
+  const client = new pg.Client({ connectionString: testPostgresUrl });
   await client.connect();
   try {
     await client.query(sql);

@@ -1,11 +1,15 @@
 import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { DATABASE_DEFAULTS } from '../config.ts';
 import * as accounts from './migrations/001_accounts.ts';
 import * as recordings from './migrations/002_recordings.ts';
 import * as invitations from './migrations/003_invitations.ts';
 import * as cluster from './migrations/004_cluster.ts';
+import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './sqlite-adapter.ts';
+
+export type { DatabaseLimits, DatabaseLog } from './postgres.ts';
 
 export type Db = Kysely<Database>;
 export type DbDialect = 'sqlite' | 'postgres';
@@ -23,42 +27,48 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export interface DatabaseHandle {
   db: Db;
+  /**
+   * The same database, for work allowed to take longer than a request: on PostgreSQL each statement
+   * may run for `longStatementTimeoutMs` instead of `statementTimeoutMs` (SQLite has no statement
+   * limit; there it is `db`). Migrations run on it.
+   */
+  longDb: Db;
   dialect: DbDialect;
-  /** True when the database answers a trivial query (readiness probe). */
-  ping(): Promise<boolean>;
+  /** Resolves when the database answers a trivial query; rejects with the reason it did not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
-/**
- * Opens the database named by `url` (`sqlite:<file>` or `postgres://…`). For PostgreSQL an optional
- * `schema` isolates this instance's tables (the tests give each app its own).
- */
-export function openDatabase(url: string, options: { schema?: string } = {}): DatabaseHandle {
+export interface OpenDatabaseOptions {
+  /** PostgreSQL: the schema this instance's tables live in (the tests give each app its own). */
+  schema?: string | undefined;
+  /** PostgreSQL time limits; the configuration's defaults when not given. */
+  limits?: DatabaseLimits;
+  /** Where connection failures are reported; nowhere when not given. */
+  log?: DatabaseLog;
+}
+
+/** Opens the database named by `url` (`sqlite:<file>` or `postgres://…`). */
+export function openDatabase(url: string, options: OpenDatabaseOptions = {}): DatabaseHandle {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openNodeSqlite(file) }) });
-    return handle(db, 'sqlite');
+    return handle(db, db, 'sqlite');
   }
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: 10,
-    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
-  });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return handle(db, 'postgres');
+  const limits = options.limits ?? DATABASE_DEFAULTS;
+  const pool = createPostgresPool(url, { schema: options.schema, limits, log: options.log ?? { warn: () => {} } });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: kyselyPool(pool, limits) }) });
+  const longDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: kyselyPool(pool, limits, true) }) });
+  return handle(db, longDb, 'postgres');
 }
 
-function handle(db: Db, dialect: DbDialect): DatabaseHandle {
+function handle(db: Db, longDb: Db, dialect: DbDialect): DatabaseHandle {
   return {
     db,
+    longDb,
     dialect,
     async ping() {
-      try {
-        await sql`select 1`.execute(db);
-        return true;
-      } catch {
-        return false;
-      }
+      await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
   };

@@ -9,7 +9,11 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
 export function openNodeSqlite(file: string): SqliteDatabase {
   const db = new DatabaseSync(file);
   db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = NORMAL');
+  // Durability before speed: a 2xx (a stream offset, a recording row) may rest on a commit. In WAL mode
+  // NORMAL syncs the log only at checkpoints, and "a transaction committed in WAL mode with
+  // synchronous=NORMAL might roll back following a power loss or system crash"; FULL syncs the WAL at
+  // every commit (https://www.sqlite.org/pragma.html#pragma_synchronous). Cost: BENCHMARKS.md.
+  db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA busy_timeout = 5000');
   return {

@@ -1,16 +1,20 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { asDatabaseUnavailable } from '../db/unavailable.ts';
 import { AppError, ERRORS, isAppError } from '../errors.ts';
 
 /**
  * The one place request failures become responses: `{error, message, details?}` with the status from
  * the ERRORS table. Fastify's own errors (bad JSON, schema validation, body limits) are mapped to the
- * same shape; anything unexpected is logged and hidden behind a generic 500.
+ * same shape; a database outage is a 503 (never a 500: the request may succeed when retried); anything
+ * unexpected is logged and hidden behind a generic 500.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const appError = toAppError(error);
     if (appError.code === 'internal') {
       request.log.error({ err: error }, 'unhandled error');
+    } else if (appError.code === 'database_unavailable') {
+      request.log.warn({ err: error }, 'database unavailable');
     }
     if (appError.retryAfter !== undefined) reply.header('retry-after', String(appError.retryAfter));
     const body: Record<string, unknown> = { error: appError.code, message: appError.message };
@@ -58,5 +62,5 @@ function toAppError(error: FastifyError | AppError): AppError {
       (Object.keys(ERRORS) as (keyof typeof ERRORS)[]).find((c) => ERRORS[c].http === status) ?? 'bad_request';
     return new AppError(code, fastifyError.message);
   }
-  return new AppError('internal', 'internal server error', { cause: error });
+  return asDatabaseUnavailable(error) ?? new AppError('internal', 'internal server error', { cause: error });
 }
