@@ -6,6 +6,7 @@
  * The seed's handshake is kept exactly: `{token}` → `authenticated`, `{name, meeting_link, org_id}` →
  * `recording_started`, then binary audio frames. Everything else (acks, stop, ping, resume) is opt-in.
  */
+import { asDatabaseUnavailable } from '../db/unavailable.ts';
 import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
 
 export const LIVE_PATH = '/api/ws/record';
@@ -194,7 +195,8 @@ export function closeReason(message: string): string {
 }
 
 /** What a failure looks like on the wire: an error message, then this close code and reason. */
-export function describeError(error: unknown): { code: ErrorCode; message: string; closeCode: number } {
+export function describeError(caught: unknown): { code: ErrorCode; message: string; closeCode: number } {
+  const error = asDatabaseUnavailable(caught) ?? caught;
   if (error instanceof AppError) {
     const message = error.code === 'internal' ? 'internal error' : error.message;
     return { code: error.code, message, closeCode: error.wsCloseCode };
