@@ -100,6 +100,8 @@ export interface RecordingTable {
   input_expires_at: string | null;
   /** The errors-table code of a failure (`error` says it in words). */
   error_code: string | null;
+  /** SHA-256 (hex) of the finished audio file, for integrity checks by integrations. */
+  audio_sha256: string | null;
 }
 
 export type JobKind = 'process';

@@ -132,9 +132,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
       const transcoder = deps.media.openLive(
         spool.pathFor(row.id, LIVE_OGG_FILE),
         spool.pathFor(row.id, RAW_LOG_FILE),
-        {
-          startedAtMs: Date.parse(row.created_at),
-        },
+        { startedAtMs: Date.parse(row.created_at), slackSec: live.maxAudioAheadSec },
       );
       transcoder.catch(() => {}); // handled (logged, fallback) by the recording
       recording = await open(row, transcoder, 0);

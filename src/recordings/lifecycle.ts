@@ -17,14 +17,16 @@
  * are removed only once the finished audio is durable in the store, and a failed recording keeps its
  * input for FAILED_INPUT_RETENTION_SECONDS so it can be processed again.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/index.ts';
 import { nowIso } from '../db/index.ts';
 import type { Recording, RecordingSource } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import { noRecordingEvents, type RecordingEventSink } from '../events/recording-events.ts';
 import type { JobsRepo } from '../jobs/jobs.repo.ts';
 import type { AudioInfo } from '../media/types.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
@@ -47,6 +49,8 @@ export interface LifecycleDeps {
   leaseMs: number;
   failedInputRetentionSec: number;
   maxQueuedPerUser: number;
+  /** Hears of every change inside its transaction (webhooks' outbox). */
+  events?: RecordingEventSink;
   log: LifecycleLogger;
 }
 
@@ -92,10 +96,17 @@ const factsOf = (info: AudioInfo, size: number) => ({
 
 const released = { lease_owner: null, lease_expires_at: null } as const;
 
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(file)) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
+
 export type LifecycleEvent = { type: 'settled'; recording: Recording } | { type: 'removed'; recordingId: string };
 
 export function createLifecycle(deps: LifecycleDeps) {
   const { db, repo, jobs, blobs, spool, nodeId, leaseMs, log } = deps;
+  const sink = deps.events ?? noRecordingEvents;
   const events = new EventEmitter<{ event: [LifecycleEvent]; queued: [] }>();
   events.setMaxListeners(0);
   const emit = (event: LifecycleEvent) => events.emit('event', event);
@@ -186,6 +197,7 @@ export function createLifecycle(deps: LifecycleDeps) {
             receivedBytes: input.size,
           });
           await jobs.enqueue(trx, { kind: 'process', recordingId: row.id, userId: row.user_id, orgId: row.org_id });
+          await sink.record(trx, { type: 'recording.started', recording: row });
           return row;
         });
         events.emit('queued');
@@ -198,13 +210,17 @@ export function createLifecycle(deps: LifecycleDeps) {
 
     /** A chunked stream's row; its chunks follow through appendStreamChunk. */
     createStream(input: { orgId: string; userId: string; name: string; format: 'ogg' | 'webm' }) {
-      return repo.insert(db, {
-        orgId: input.orgId,
-        userId: input.userId,
-        name: input.name,
-        source: 'stream',
-        status: 'receiving',
-        inputKey: input.format === 'ogg' ? INPUT_KINDS.streamOgg : INPUT_KINDS.streamWebm,
+      return db.transaction().execute(async (trx) => {
+        const row = await repo.insert(trx, {
+          orgId: input.orgId,
+          userId: input.userId,
+          name: input.name,
+          source: 'stream',
+          status: 'receiving',
+          inputKey: input.format === 'ogg' ? INPUT_KINDS.streamOgg : INPUT_KINDS.streamWebm,
+        });
+        await sink.record(trx, { type: 'recording.started', recording: row });
+        return row;
       });
     },
 
@@ -227,7 +243,7 @@ export function createLifecycle(deps: LifecycleDeps) {
         if ((await repo.countLive(trx, input.userId)) >= input.maxPerUser) {
           throw new AppError('too_many_sessions', `at most ${input.maxPerUser} live recordings at a time per user`);
         }
-        return repo.insert(trx, {
+        const row = await repo.insert(trx, {
           orgId: input.orgId,
           userId: input.userId,
           name: input.name,
@@ -237,6 +253,8 @@ export function createLifecycle(deps: LifecycleDeps) {
           inputKey: INPUT_KINDS.live,
           lease: { owner: nodeId, expiresAt: new Date(Date.now() + leaseMs).toISOString() },
         });
+        await sink.record(trx, { type: 'recording.started', recording: row });
+        return row;
       });
     },
 
@@ -325,18 +343,24 @@ export function createLifecycle(deps: LifecycleDeps) {
       info: AudioInfo,
     ): Promise<Recording | undefined> {
       const key = audioKey(recording, epoch);
+      const sha256 = await sha256Of(oggPath);
       const stored = await blobs.putFile(key, oggPath);
-      const ready = await repo.fencedUpdate(db, recording.id, epoch, {
-        status: 'ready',
-        progress: 1,
-        error: null,
-        error_code: null,
-        audio_key: key,
-        ...factsOf(info, stored.size),
-        finished_at: nowIso(),
-        resumable_until: null,
-        input_expires_at: null,
-        ...released,
+      const ready = await db.transaction().execute(async (trx) => {
+        const row = await repo.fencedUpdate(trx, recording.id, epoch, {
+          status: 'ready',
+          progress: 1,
+          error: null,
+          error_code: null,
+          audio_key: key,
+          audio_sha256: sha256,
+          ...factsOf(info, stored.size),
+          finished_at: nowIso(),
+          resumable_until: null,
+          input_expires_at: null,
+          ...released,
+        });
+        if (row) await sink.record(trx, { type: 'recording.ready', recording: row });
+        return row;
       });
       if (!ready) {
         await blobs.delete(key);
@@ -354,14 +378,18 @@ export function createLifecycle(deps: LifecycleDeps) {
     /** Failed for good: the input stays for the retention period ("process again"). */
     async fail(recordingId: string, epoch: number, error: AppError, message: string): Promise<Recording | undefined> {
       const keepUntil = new Date(Date.now() + deps.failedInputRetentionSec * 1000).toISOString();
-      const failed = await repo.fencedUpdate(db, recordingId, epoch, {
-        status: 'failed',
-        error: message,
-        error_code: error.code,
-        finished_at: nowIso(),
-        resumable_until: null,
-        input_expires_at: keepUntil,
-        ...released,
+      const failed = await db.transaction().execute(async (trx) => {
+        const row = await repo.fencedUpdate(trx, recordingId, epoch, {
+          status: 'failed',
+          error: message,
+          error_code: error.code,
+          finished_at: nowIso(),
+          resumable_until: null,
+          input_expires_at: keepUntil,
+          ...released,
+        });
+        if (row) await sink.record(trx, { type: 'recording.failed', recording: row });
+        return row;
       });
       if (failed) {
         await spool.remove(recordingId).catch(() => {});
@@ -408,7 +436,9 @@ export function createLifecycle(deps: LifecycleDeps) {
 
     /** Deletes the recording, its input and its audio. An owner elsewhere finds itself fenced and stops. */
     async remove(recording: Recording): Promise<void> {
-      await repo.delete(recording.id);
+      await db.transaction().execute(async (trx) => {
+        if (await repo.delete(trx, recording.id)) await sink.record(trx, { type: 'recording.deleted', recording });
+      });
       emit({ type: 'removed', recordingId: recording.id });
       await removeInputs(recording.id);
       await blobs.deletePrefix(audioPrefix(recording));

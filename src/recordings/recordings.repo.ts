@@ -46,7 +46,7 @@ export interface RecordingsRepo {
   get(id: string): Promise<Recording | undefined>;
   list(query: ListQuery): Promise<Recording[]>;
   rename(id: string, name: string): Promise<Recording | undefined>;
-  delete(id: string): Promise<boolean>;
+  delete(db: Kysely<Database>, id: string): Promise<boolean>;
 
   /** Takes the owner lease for `ttlMs`; the new epoch, or undefined when someone else holds it. */
   acquireLease(id: string, owner: string, ttlMs: number, claim: LeaseClaim): Promise<Recording | undefined>;
@@ -106,6 +106,7 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
           resumable_until: null,
           input_expires_at: null,
           error_code: null,
+          audio_sha256: null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -135,8 +136,8 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
         .returningAll()
         .executeTakeFirst(),
 
-    async delete(id) {
-      const result = await db.deleteFrom('recordings').where('id', '=', id).executeTakeFirst();
+    async delete(trx, id) {
+      const result = await trx.deleteFrom('recordings').where('id', '=', id).executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
     },
 

@@ -35,6 +35,7 @@ export const RecordingJson = Type.Object({
   updated_at: Type.String({ format: 'date-time' }),
   finished_at: Nullable(Type.String({ format: 'date-time' })),
   received_bytes: Type.Integer({ description: 'Input bytes received (the append offset for streams).' }),
+  audio_sha256: Nullable(Type.String({ description: 'SHA-256 (hex) of the audio file, once ready.' })),
   committed_bytes: Type.Integer({
     description: 'Input bytes in shared storage (live recordings: the committed watermark).',
   }),
@@ -63,6 +64,7 @@ export function toRecordingJson(recording: Recording) {
     updated_at: recording.updated_at,
     finished_at: recording.finished_at,
     received_bytes: recording.received_bytes,
+    audio_sha256: recording.audio_sha256,
     committed_bytes: recording.committed_bytes,
     filename: recording.audio_key ? filenameFor(recording.id) : null,
   };

@@ -20,6 +20,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('recordings').addColumn('resumable_until', 'text').execute();
   await db.schema.alterTable('recordings').addColumn('input_expires_at', 'text').execute();
   await db.schema.alterTable('recordings').addColumn('error_code', 'text').execute();
+  await db.schema.alterTable('recordings').addColumn('audio_sha256', 'text').execute();
   await db.schema
     .createIndex('recordings_lease_idx')
     .on('recordings')
@@ -64,6 +65,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   for (const table of ['rate_limits', 'leases', 'jobs']) await db.schema.dropTable(table).execute();
   await db.schema.dropIndex('recordings_lease_idx').execute();
   for (const column of [
+    'audio_sha256',
     'error_code',
     'input_expires_at',
     'resumable_until',
