@@ -84,6 +84,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const limiter = createRateLimiter(database.db);
 
   registerErrorHandling(app);
+  // Which node answered: for operators reading a balancer's logs, and for the cluster tests.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-earshot-node', config.nodeId);
+  });
   await app.register(fastifySwagger, {
     openapi: {
       info: {
