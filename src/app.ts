@@ -12,8 +12,9 @@ import { createTokenService } from './auth/tokens.ts';
 import { createUsersRepo } from './auth/users.repo.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { validatorCompiler } from './http/validation.ts';
 import { registerLive } from './live/index.ts';
 import { createMediaEngine } from './media/index.ts';
 import { createOrgAccess } from './orgs/access.ts';
@@ -61,7 +62,15 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     trustProxy: false,
     // Request ids make a client's error report findable in the logs.
     requestIdHeader: 'x-request-id',
+    // Errors Fastify and Node answer on their own (bad URL, malformed request) get the table's shape too.
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // One validator for every route, so every route refuses what another refuses (src/http/validation.ts).
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON (and the forms and binary types routes add) only: a text/plain body would skip the checks of a
+  // route that declares its schema per content type (login), and no route takes text.
+  app.removeContentTypeParser('text/plain');
 
   registerErrorHandling(app);
   await app.register(fastifySwagger, {

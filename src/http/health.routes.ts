@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { DatabaseHandle } from '../db/index.ts';
+import { AppError } from '../errors.ts';
 
 const Status = Type.Object({ status: Type.String() });
 
@@ -9,10 +11,16 @@ export const healthRoutes: FastifyPluginAsync<{ database: DatabaseHandle }> = as
 
   app.get(
     '/readyz',
-    { schema: { tags: ['health'], response: { 200: Status, 503: Status } } },
-    async (_request, reply) => {
+    {
+      schema: {
+        tags: ['health'],
+        description: 'Ready when the database answers; otherwise 503 `unavailable`.',
+        response: { 200: Status, 503: ErrorSchema },
+      },
+    },
+    async () => {
       if (await database.ping()) return { status: 'ready' };
-      return reply.status(503).send({ status: 'database unreachable' });
+      throw new AppError('unavailable', 'the database is unreachable');
     },
   );
 };

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { TokenService } from '../auth/tokens.ts';
+import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
 import { contentDisposition, decideRange } from './http-range.ts';
 import {
@@ -189,15 +190,6 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
     async (request, reply) => {
       const audio = await recordings.openAudio(request.user.id, request.params.id);
       const download = request.query.download === '1' || request.query.download === 'true';
-      reply
-        .header('accept-ranges', 'bytes')
-        .header('etag', audio.blob.etag)
-        .header('cache-control', 'private, no-cache')
-        .header('referrer-policy', 'no-referrer')
-        .header(
-          'content-disposition',
-          contentDisposition(download ? 'attachment' : 'inline', audio.recording.name, '.ogg'),
-        );
       const decision = decideRange(
         {
           method: request.method,
@@ -207,14 +199,23 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         },
         audio.blob,
       );
+      reply.header('accept-ranges', 'bytes');
+      if (decision.kind === 'unsatisfiable') {
+        // RFC 9110 §15.5.17: a 416 names the current length so the client can ask again.
+        reply.header('content-range', `bytes */${audio.blob.size}`);
+        throw new AppError('range_not_satisfiable', `the file has ${audio.blob.size} bytes`);
+      }
+      reply
+        .header('etag', audio.blob.etag)
+        .header('cache-control', 'private, no-cache')
+        .header('referrer-policy', 'no-referrer')
+        .header(
+          'content-disposition',
+          contentDisposition(download ? 'attachment' : 'inline', audio.recording.name, '.ogg'),
+        );
       switch (decision.kind) {
         case 'not_modified':
           return reply.status(304).send(null);
-        case 'unsatisfiable':
-          return reply
-            .status(416)
-            .header('content-range', `bytes */${audio.blob.size}`)
-            .send({ error: 'range_not_satisfiable', message: `the file has ${audio.blob.size} bytes` });
         case 'partial':
           return reply
             .status(206)
