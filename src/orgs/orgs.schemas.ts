@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Text } from '../text-policy.ts';
 
 export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
   description: 'owner: everything, including granting owner; admin: manage members; member: use the org',
@@ -20,14 +21,14 @@ export const MemberSchema = Type.Object({
   joined_at: Type.String({ format: 'date-time' }),
 });
 
-const OrgName = Type.String({ minLength: 1, maxLength: 200 });
-const Id = Type.String({ minLength: 1, maxLength: 100 });
+const OrgName = Text('display', { minLength: 1, maxLength: 200 });
+const Id = Text('plain', { minLength: 1, maxLength: 100 });
 
 export const CreateOrgBody = Type.Object({ name: OrgName }, { additionalProperties: false });
 export const OrgParams = Type.Object({ id: Id });
 export const MemberParams = Type.Object({ id: Id, userId: Id });
 export const AddMemberBody = Type.Object(
-  { email: Type.String({ minLength: 1, maxLength: 320 }), role: Role },
+  { email: Text('display', { minLength: 1, maxLength: 320 }), role: Role },
   { additionalProperties: false },
 );
 

@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import type { TokenService } from '../auth/tokens.ts';
 import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { checkedParts } from '../http/multipart.ts';
 import { contentDisposition, decideRange } from './http-range.ts';
 import {
   AudioQuery,
@@ -16,6 +17,7 @@ import {
   RecordingJson,
   RenameBody,
   toRecordingJson,
+  UploadFields,
   UploadQuery,
 } from './recordings.schemas.ts';
 import type { RecordingsService } from './recordings.service.ts';
@@ -70,7 +72,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
     async (request, reply) => {
       const result = await uploads.upload({
         userId: request.user.id,
-        parts: request.parts(),
+        parts: checkedParts(request, UploadFields),
         orgId: request.query.org_id,
         name: request.query.name,
         waitMs: request.query.wait === undefined ? undefined : request.query.wait * 1000,

@@ -5,7 +5,14 @@ import type { TokenService } from '../auth/tokens.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
-import { ErrorJson, IdParams, StreamQuery, StreamResponse, toRecordingJson } from './recordings.schemas.ts';
+import {
+  ErrorJson,
+  IdParams,
+  StreamHeaders,
+  StreamQuery,
+  StreamResponse,
+  toRecordingJson,
+} from './recordings.schemas.ts';
 import type { StreamService } from './stream.service.ts';
 
 export interface StreamRoutesOptions {
@@ -34,14 +41,6 @@ async function readChunk(body: unknown, limit: number, declared: string | undefi
     parts.push(part as Buffer);
   }
   return Buffer.concat(parts, total);
-}
-
-function headerInt(value: string | string[] | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const text = Array.isArray(value) ? value[0] : value;
-  if (!text || !/^\d{1,15}$/.test(text.trim()))
-    throw new AppError('validation_failed', `${name} must be a byte offset`);
-  return Number(text);
 }
 
 const oneHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
@@ -99,6 +98,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           'neither Ogg nor WebM: 415.',
         consumes: CHUNK_TYPES,
         querystring: StreamQuery,
+        headers: StreamHeaders,
         response: {
           200: StreamResponse,
           201: StreamResponse,
@@ -115,8 +115,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
     async (request, reply) => {
       try {
         const query = request.query;
-        const recordingId = query.recording_id ?? oneHeader(request.headers['recording-id']);
-        const offset = query.offset ?? headerInt(request.headers['upload-offset'], 'Upload-Offset');
+        const recordingId = query.recording_id ?? request.headers['recording-id'];
+        const offset = query.offset ?? request.headers['upload-offset'];
         if (recordingId && offset === undefined) {
           throw new AppError('validation_failed', 'state the byte offset of this chunk (offset or Upload-Offset)');
         }
