@@ -50,9 +50,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const database: DatabaseHandle = openDatabase(config.databaseUrl, { schema: options.dbSchema });
   await migrateToLatest(database.db, options.dbSchema);
 
-  const tokens = createTokenService(config.jwt);
-  const orgAccess = createOrgAccess(database.db);
   const users = createUsersRepo(database.db);
+  const tokens = createTokenService(config.jwt, users);
+  const orgAccess = createOrgAccess(database.db);
   const orgsRepo = createOrgsRepo(database.db, database.dialect);
   const accountLimiter = createWindowLimiter({ max: config.rateLimit.authPerAccountPerMinute, windowMs: 60_000 });
 
