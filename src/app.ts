@@ -14,6 +14,7 @@ import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { registerIdleTimeout } from './http/idle-timeout.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { registerLive } from './live/index.ts';
 import { createMediaEngine } from './media/index.ts';
@@ -73,6 +74,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.removeContentTypeParser('text/plain');
 
   registerErrorHandling(app);
+  registerIdleTimeout(app, config.http.idleTimeoutMs);
   await app.register(fastifySwagger, {
     openapi: {
       info: {

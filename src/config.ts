@@ -29,6 +29,10 @@ export interface Config {
   };
   argon2: { memoryKiB: number; timeCost: number; parallelism: number; maxConcurrent: number; maxQueued: number };
   rateLimit: { authPerIpPerMinute: number; authPerAccountPerMinute: number };
+  http: {
+    /** A request whose headers or body receive no byte for this long is cut (408 for a body). */
+    idleTimeoutMs: number;
+  };
   limits: {
     jsonBodyBytes: number;
     uploadBytes: number;
@@ -152,6 +156,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     rateLimit: {
       authPerIpPerMinute: int(env, 'AUTH_RATE_LIMIT_PER_IP', 30, 1),
       authPerAccountPerMinute: int(env, 'AUTH_RATE_LIMIT_PER_ACCOUNT', 10, 1),
+    },
+    http: {
+      idleTimeoutMs: int(env, 'HTTP_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     },
     limits: {
       jsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 64 * 1024, 1024),

@@ -11,15 +11,18 @@ export interface RawResponse {
   closed: boolean;
 }
 
+type Bytes = string | Buffer;
+
 /**
  * Writes `request` byte for byte on a fresh TCP connection (what fetch refuses to send: bad framing,
  * a Content-Length the body never reaches, control characters) and reads until the server answers and
- * closes, or `waitMs` passes. Ends its side first only with `{ end: true }`, so a body can stay open.
+ * closes, or `waitMs` passes. Pieces from an async iterable are written as they come (a slow client).
+ * The client never ends its side, so a body can stay open.
  */
 export function rawRequest(
   server: Pick<TestServer, 'url'>,
-  request: string | Buffer | (string | Buffer)[],
-  options: { waitMs?: number; end?: boolean } = {},
+  request: Bytes | Bytes[] | AsyncIterable<Bytes>,
+  options: { waitMs?: number } = {},
 ): Promise<RawResponse> {
   const { port } = new URL(server.url);
   return new Promise((resolve) => {
@@ -37,8 +40,10 @@ export function rawRequest(
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('close', () => finish(true));
     socket.on('error', () => finish(true));
-    for (const part of Array.isArray(request) ? request : [request]) socket.write(part);
-    if (options.end) socket.end();
+    void (async () => {
+      const pieces = typeof request === 'string' || Buffer.isBuffer(request) ? [request] : request;
+      for await (const piece of pieces) if (!settled) socket.write(piece);
+    })();
   });
 }
 
