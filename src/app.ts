@@ -1,6 +1,5 @@
 import path from 'node:path';
 import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createWindowLimiter } from './auth/attempt-limiter.ts';
@@ -12,6 +11,7 @@ import { createTokenService } from './auth/tokens.ts';
 import { createUsersRepo } from './auth/users.repo.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
+import { docsRoutes } from './http/docs.routes.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { registerIdleTimeout } from './http/idle-timeout.ts';
@@ -85,7 +85,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(docsRoutes);
 
   await app.register(healthRoutes, { database });
   const auth = createAuthService({
