@@ -163,7 +163,7 @@ describe('protocol', () => {
       org_id: 'o1',
       ack: false,
     });
-    assert.throws(() => parseStartOrResume('{"meeting_link":"ftp://x"}'), /meeting_link/);
+    assert.throws(() => parseStartOrResume(JSON.stringify({ ...META, meeting_link: 'ftp://x' })), /meeting_link/);
     assert.throws(() => parseStartOrResume('{"ack":"yes"}'), /ack/);
     assert.throws(() => parseStartOrResume('[]'), /JSON object/);
   });

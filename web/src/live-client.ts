@@ -14,10 +14,12 @@
  * throws, it returns false once the session can take no more audio.
  */
 
+/** The seed's three keys, all required by the server (docs/live-protocol.md §2). */
 export interface LiveMetadata {
   name: string;
-  meeting_link?: string | null;
-  org_id?: string | null;
+  /** "" or null when there is no meeting. */
+  meeting_link: string | null;
+  org_id: string;
 }
 
 /**
