@@ -4,39 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../src/db/index.ts';
 import { api, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
 import { openSocket } from './live-helpers.ts';
+import { operations, urlFor, validJsonBody } from './openapi.ts';
 import { tableError } from './raw-http.ts';
-
-/** A request every signed-in route accepts as far as validation, so only the token can fail it. */
-function validRequest(operation: string): {
-  json?: unknown;
-  body?: FormData | Buffer;
-  headers?: Record<string, string>;
-} {
-  const form = new FormData();
-  form.append('file', new Blob([Buffer.from('OggS')]), 'a.ogg');
-  const requests: Record<string, ReturnType<typeof validRequest>> = {
-    'GET /api/auth/me': {},
-    'GET /api/orgs/': {},
-    'POST /api/orgs/': { json: { name: 'Team' } },
-    'GET /api/orgs/{id}/members': {},
-    'POST /api/orgs/{id}/members': { json: { email: 'someone@example.com', role: 'member' } },
-    'DELETE /api/orgs/{id}/members/{userId}': {},
-    'POST /api/recordings/upload': { body: form },
-    'GET /api/recordings': {},
-    'GET /api/recordings/{id}': {},
-    'PATCH /api/recordings/{id}': { json: { name: 'Renamed' } },
-    'DELETE /api/recordings/{id}': {},
-    'GET /api/recordings/{id}/audio': {},
-    'POST /api/recordings/stream': {
-      body: Buffer.from('OggS'),
-      headers: { 'content-type': 'application/octet-stream' },
-    },
-    'POST /api/recordings/stream/{id}/finish': {},
-  };
-  const request = requests[operation];
-  assert.ok(request, `add a valid request for ${operation} to test/deleted-account.test.ts`);
-  return request;
-}
 
 describe('a valid token whose account was deleted', () => {
   let server: TestServer & { schema?: string };
@@ -54,21 +23,20 @@ describe('a valid token whose account was deleted', () => {
   after(() => server.close());
 
   it('is refused with 401 invalid_token on every signed-in route (no foreign-key 500 on writes)', async () => {
-    const document = (await api(server, 'GET', '/docs/json')).body;
-    let checked = 0;
-    for (const [route, methods] of Object.entries<Record<string, { security?: unknown[] }>>(document.paths)) {
-      for (const [method, operation] of Object.entries(methods)) {
-        if (!operation.security?.length) continue;
-        const name = `${method.toUpperCase()} ${route}`;
-        const url = route.replaceAll(/\{\w+\}/g, () => randomUUID());
-        const res = await api(server, method.toUpperCase(), url, { token: gone.token, ...validRequest(name) });
-        assert.equal(res.status, 401, `${name}: ${JSON.stringify(res.body)}`);
-        assert.equal(tableError(res.status, res.body, name).error, 'invalid_token');
-        assert.match(res.headers.get('www-authenticate') ?? '', /invalid_token/);
-        checked += 1;
-      }
+    // Requests that pass validation (which runs before authentication), built from each route's schemas.
+    const secured = (await operations(server)).filter((operation) => operation.secured);
+    assert.ok(secured.length >= 12, `only ${secured.length} signed-in routes found`);
+    for (const operation of secured) {
+      const name = `${operation.method} ${operation.path}`;
+      const json = validJsonBody(operation);
+      const res = await api(server, operation.method, urlFor(operation), {
+        token: gone.token,
+        ...(json === undefined ? {} : { json }),
+      });
+      assert.equal(res.status, 401, `${name}: ${JSON.stringify(res.body)}`);
+      assert.equal(tableError(res.status, res.body, name).error, 'invalid_token');
+      assert.match(res.headers.get('www-authenticate') ?? '', /invalid_token/);
     }
-    assert.ok(checked >= 14, `only ${checked} signed-in routes found`);
   });
 
   it('is refused on the audio route’s ?access_token= too', async () => {
