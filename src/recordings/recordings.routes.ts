@@ -63,10 +63,11 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'within that time, the answer is 415 (not audio / unsupported format / no audio stream) or 422 ' +
           '(truncated, corrupt, too long) and nothing is kept. A failure found after a 202 leaves the recording ' +
           'with status `failed` and the reason in `error`. Send `org_id` before the file so a refused ' +
-          'organisation is answered before the body is read. Larger than the limit: 413.',
+          'organisation is answered before the body is read. Larger than the limit: 413. A body that stops ' +
+          'arriving: 408. Server disk full: 507.',
         consumes: ['multipart/form-data'],
         querystring: UploadQuery,
-        response: { 201: RecordingJson, 202: RecordingJson, ...errors, 503: ErrorJson },
+        response: { 201: RecordingJson, 202: RecordingJson, ...errors, 408: ErrorJson, 503: ErrorJson, 507: ErrorJson },
       },
     },
     async (request, reply) => {

@@ -95,7 +95,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           'acknowledged only once it is on disk (fsync). `final=true` (or POST .../finish) ends the stream ' +
           'and processes it like an upload: 200 when ready within a few seconds, else 202 with status ' +
           'processing. Appending to a finished stream is 409. Chunk larger than the limit: 413; first chunk ' +
-          'neither Ogg nor WebM: 415.',
+          'neither Ogg nor WebM: 415. A body that stops arriving: 408. Server disk full: 507 (the offset is unchanged).',
         consumes: CHUNK_TYPES,
         querystring: StreamQuery,
         headers: StreamHeaders,
@@ -106,9 +106,11 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           401: ErrorJson,
           404: ErrorJson,
           409: ErrorJson,
+          408: ErrorJson,
           413: ErrorJson,
           415: ErrorJson,
           422: ErrorJson,
+          507: ErrorJson,
         },
       },
     },
