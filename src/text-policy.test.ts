@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Compile } from 'typebox/compile';
-import { Text, textProblem } from './text-policy.ts';
+import { Text, textProblem, withoutForbidden } from './text-policy.ts';
 
 const CONTROLS = ['\u0000', '\u0007', '\u0008', '\t', '\n', '\r', '\u001b', '\u007f', '\u0085', '\u009f', '\ud800'];
 const LAYOUT = ['\u2028', '\u2029', '\u202a', '\u202e', '\u2066', '\u2069'];
@@ -23,6 +23,12 @@ describe('text policy', () => {
     for (const ok of ['\t tab', 'new\nline', '\u001b esc', '\u202e', ...FINE]) {
       assert.equal(textProblem(ok, 'password'), undefined, JSON.stringify(ok));
     }
+  });
+
+  it('removes what a rule forbids from text the client did not choose (a file name)', () => {
+    assert.equal(withoutForbidden('a\u0000b\u202ec\u2028d', 'display'), 'a b c d');
+    assert.equal(withoutForbidden('a\u0000b\u202ec', 'plain'), 'a b\u202ec');
+    for (const ok of FINE) assert.equal(withoutForbidden(ok, 'display'), ok);
   });
 
   it('schemas check the same rule as textProblem', () => {

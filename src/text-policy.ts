@@ -16,7 +16,9 @@ import { type TString, type TStringOptions, Type } from 'typebox';
  *   never stored: only its Argon2id hash is.
  *
  * Text that breaks its rule is refused — 422 `validation_failed` naming the field, or close 1008 on the
- * live socket — never silently changed, so what is stored is what the client sent.
+ * live socket — never silently changed, so what is stored is what the client sent. The one exception is
+ * text Earshot takes without the client choosing it as a value: an uploaded file's name, which only
+ * suggests the recording's name, loses the characters its rule forbids (`withoutForbidden`).
  */
 export type TextRule = 'plain' | 'display' | 'password';
 
@@ -33,6 +35,11 @@ const RULES: Record<TextRule, { pattern: string; problem: string }> = {
   password: { pattern: '^[^\\u0000]*$', problem: 'must not contain the NUL character' },
 };
 
+const FORBIDDEN: Record<Exclude<TextRule, 'password'>, RegExp> = {
+  plain: new RegExp(`[${PLAIN_FORBIDDEN}]`, 'gu'),
+  display: new RegExp(`[${DISPLAY_FORBIDDEN}]`, 'gu'),
+};
+
 const MATCHERS: Record<TextRule, RegExp> = {
   plain: new RegExp(RULES.plain.pattern, 'u'),
   display: new RegExp(RULES.display.pattern, 'u'),
@@ -42,6 +49,11 @@ const MATCHERS: Record<TextRule, RegExp> = {
 /** What is wrong with `text` under `rule` ("must not contain …"), or undefined when it is fine. */
 export function textProblem(text: string, rule: TextRule): string | undefined {
   return MATCHERS[rule].test(text) ? undefined : RULES[rule].problem;
+}
+
+/** `text` without the characters `rule` forbids (each becomes a space), for text the client did not choose. */
+export function withoutForbidden(text: string, rule: Exclude<TextRule, 'password'>): string {
+  return text.replace(FORBIDDEN[rule], ' ');
 }
 
 /** The rule's explanation when `pattern` is one of the rules' patterns (for validation messages). */

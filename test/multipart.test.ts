@@ -138,6 +138,16 @@ describe('malformed multipart uploads', () => {
     assert.equal((await upload('multipart/form-data; boundary=XyZ', proto)).status, 400);
   });
 
+  it('takes a file name as a name suggestion only, without control or bidi characters', async () => {
+    const bytes = Buffer.concat([filePart('XyZ', audio, 'Weekly\u202e sync\u0007.ogg'), Buffer.from(closing('XyZ'))]);
+    const head =
+      `POST /api/recordings/upload HTTP/1.1\r\nHost: earshot.test\r\nAuthorization: Bearer ${user.token}\r\n` +
+      `Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`;
+    const res = await rawRequest(server, [head, bytes]);
+    assert.ok([201, 202].includes(res.status), res.body);
+    assert.equal(JSON.parse(res.body).name, 'Weekly  sync');
+  });
+
   it('answers a usable form with the recording (the control case, last: it leaves processing behind)', async () => {
     const bytes = whole('XyZ');
     const head =

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { TObject } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { AppError } from '../errors.ts';
+import { withoutForbidden } from '../text-policy.ts';
 import { validationError } from './validation.ts';
 
 // RFC 2046 §5.1.1: 1 to 70 characters from `bchars`, not ending with a space; quoted or not.
@@ -14,7 +15,9 @@ const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
  * 400 or 422 before anything is stored:
  * - a multipart Content-Type must carry a usable boundary (the parser throws a plain Error otherwise);
  * - every field must be one `fields` declares and match its schema, as a property of a JSON body
- *   would (the same validator and messages, `body.<field>`). File parts pass through unchanged.
+ *   would (the same validator and messages, `body.<field>`);
+ * - a file's name, which may become the recording's name, loses the characters names may not contain
+ *   (src/text-policy.ts): the client chose the file, not that text.
  * A request that is not multipart at all is refused by `request.parts()` itself (415).
  */
 export function checkedParts(request: FastifyRequest, fields: TObject): AsyncIterable<Multipart> {
@@ -30,10 +33,12 @@ export function checkedParts(request: FastifyRequest, fields: TObject): AsyncIte
   const parts = request.parts();
   return (async function* () {
     for await (const part of parts) {
-      if (part.type === 'field') {
-        const value = { [part.fieldname]: part.value };
-        if (!checker.Check(value)) throw validationError(checker.Errors(value), 'body');
+      if (part.type === 'file') {
+        yield { ...part, filename: withoutForbidden(part.filename, 'display') };
+        continue;
       }
+      const value = { [part.fieldname]: part.value };
+      if (!checker.Check(value)) throw validationError(checker.Errors(value), 'body');
       yield part;
     }
   })();
