@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorCode, isAppError, toAppError } from '../errors.ts';
+import { AppError, ERRORS, type ErrorCode, isAppError, toAppError } from '../errors.ts';
 import { validationError } from './validation.ts';
 
 /**
@@ -56,8 +56,8 @@ const KNOWN_STATUSES: Readonly<Record<number, ErrorCode>> = {
  * @fastify/busboy (under @fastify/multipart) reports a malformed form with a plain Error known only by
  * its message: a body that ends before its closing boundary (truncated, or written with another
  * boundary than the Content-Type's), or a Content-Type whose boundary it cannot find (src/http/
- * multipart.ts refuses most of those first, with a clearer message). test/upload-malformed.test.ts
- * fails if an upgrade changes them.
+ * multipart.ts refuses most of those first, with a clearer message). test/multipart.test.ts fails
+ * if an upgrade changes them.
  */
 const MULTIPART_MALFORMED = /unexpected end of multipart data|^Multipart: Boundary not found$/i;
 
@@ -90,7 +90,7 @@ function fromLibrary(error: unknown, log: LogLike): AppError | undefined {
   return new AppError('bad_request', 'bad request');
 }
 
-export function errorBody(error: AppError): { error: ErrorCode; message: string; details?: Record<string, unknown> } {
+function errorBody(error: AppError): { error: ErrorCode; message: string; details?: Record<string, unknown> } {
   return { error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
 }
 
@@ -111,12 +111,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
 
   // Plugins may answer an error with no body (@fastify/websocket: a plain GET of a WebSocket route is
-  // a bare 404); give it the table's shape like every other error.
+  // a bare 404); give it the table's shape, and the table's status, like every other error.
   app.addHook('onSend', async (_request, reply, payload) => {
     if (reply.statusCode < 400 || (payload !== undefined && payload !== null && payload !== '')) return payload;
     const code = KNOWN_STATUSES[reply.statusCode] ?? (reply.statusCode >= 500 ? 'internal' : 'bad_request');
-    reply.type('application/json; charset=utf-8');
-    return JSON.stringify({ error: code, message: STATUS_CODES[reply.statusCode] ?? 'error' });
+    reply.status(ERRORS[code].http).type('application/json; charset=utf-8');
+    return JSON.stringify({ error: code, message: STATUS_CODES[ERRORS[code].http] ?? 'error' });
   });
 }
 

@@ -62,7 +62,7 @@ function withDefaults(value: unknown, properties: Record<string, TSchema>): unkn
 
 const PART_NAMES: Record<string, string> = { querystring: 'query', params: 'path', headers: 'header' };
 
-export interface ValidationIssue {
+interface ValidationIssue {
   /** Dotted path of the field, e.g. `name` or `items.0.id`; empty for the whole part. */
   field: string;
   /** body, query, path or header */
