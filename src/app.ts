@@ -1,6 +1,5 @@
 import path from 'node:path';
 import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { authRoutes } from './auth/auth.routes.ts';
@@ -14,8 +13,11 @@ import { createRateLimiter } from './cluster/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { waitForDatabase } from './db/startup.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
+import { docsRoutes } from './http/docs.routes.ts';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { registerIdleTimeout } from './http/idle-timeout.ts';
+import { validatorCompiler } from './http/validation.ts';
 import { createJobsRepo } from './jobs/jobs.repo.ts';
 import { createJobRunner } from './jobs/runner.ts';
 import { registerLive } from './live/index.ts';
@@ -62,6 +64,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     trustProxy: config.trustProxy,
     // Request ids make a client's error report findable in the logs.
     requestIdHeader: 'x-request-id',
+    // Errors Fastify and Node answer on their own (bad URL, malformed request) get the table's shape too.
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const database: DatabaseHandle = openDatabase(config.databaseUrl, {
@@ -77,13 +82,20 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     throw error;
   }
 
-  const tokens = createTokenService(config.jwt);
-  const orgAccess = createOrgAccess(database.db);
   const users = createUsersRepo(database.db);
+  const tokens = createTokenService(config.jwt, users);
+  const orgAccess = createOrgAccess(database.db);
   const orgsRepo = createOrgsRepo(database.db, database.dialect);
   const limiter = createRateLimiter(database.db);
 
+  // One validator for every route, so every route refuses what another refuses (src/http/validation.ts).
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON (and the forms and binary types routes add) only: a text/plain body would skip the checks of a
+  // route that declares its schema per content type (login), and no route takes text.
+  app.removeContentTypeParser('text/plain');
+
   registerErrorHandling(app);
+  registerIdleTimeout(app, config.http.idleTimeoutMs);
   // Which node answered: for operators reading a balancer's logs, and for the cluster tests.
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-earshot-node', config.nodeId);
@@ -98,7 +110,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(docsRoutes);
 
   await app.register(healthRoutes, { database });
   const auth = createAuthService({

@@ -44,6 +44,10 @@ export interface Config {
   rateLimit: { authPerIpPerMinute: number; authPerAccountPerMinute: number };
   /** Invitations to organisations: how long a link works, and how many an inviter and an org may send per hour. */
   invitations: { ttlSec: number; perInviterPerHour: number; perOrgPerHour: number };
+  http: {
+    /** A request whose headers or body receive no byte for this long is cut (408 for a body). */
+    idleTimeoutMs: number;
+  };
   limits: {
     jsonBodyBytes: number;
     uploadBytes: number;
@@ -266,6 +270,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       ttlSec: int(env, 'INVITATION_TTL_SECONDS', 7 * 24 * 3600, 60, 90 * 24 * 3600),
       perInviterPerHour: int(env, 'INVITE_RATE_LIMIT_PER_INVITER', 20, 1),
       perOrgPerHour: int(env, 'INVITE_RATE_LIMIT_PER_ORG', 50, 1),
+    },
+    http: {
+      idleTimeoutMs: int(env, 'HTTP_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     },
     limits: {
       jsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 64 * 1024, 1024),

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createMediaEngine, type MediaEngine } from '../src/media/index.ts';
-import { longWav } from './speech.ts';
 import {
   api,
   registerUser,
@@ -14,6 +13,7 @@ import {
   type TestUser,
   waitForRecording,
 } from './helpers.ts';
+import { longWav } from './speech.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 

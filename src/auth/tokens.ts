@@ -19,7 +19,16 @@ const ALGORITHM = 'HS256';
 // RFC 9068: access tokens are typed so an ID token or another JWT cannot be replayed as one.
 const TOKEN_TYPE = 'at+jwt';
 
-export function createTokenService(jwt: Config['jwt']): TokenService {
+/**
+ * Access tokens are signed with HS256 and checked for every request. A valid signature is not enough:
+ * the account must still exist, or a token issued before the account was deleted would act for nobody
+ * (and fail on foreign keys). That costs one primary-key read per authenticated request or live
+ * connection, which every such request follows with queries of its own anyway.
+ */
+export function createTokenService(
+  jwt: Config['jwt'],
+  accounts: { exists(userId: string): Promise<boolean> },
+): TokenService {
   const keys = new Map<string, Uint8Array>([[jwt.keyId, jwt.secret]]);
   for (const previous of jwt.previousKeys) keys.set(previous.keyId, previous.secret);
 
@@ -45,35 +54,44 @@ export function createTokenService(jwt: Config['jwt']): TokenService {
     },
 
     async validateAccessToken(token) {
-      if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
-        throw new AppError('invalid_token', 'missing or malformed access token');
+      const claims = await verify(token);
+      // Outside verify(): a database failure here is a server error, not a bad token.
+      if (!(await accounts.exists(claims.userId))) {
+        throw new AppError('invalid_token', 'the account for this token no longer exists');
       }
-      try {
-        // RFC 8725 §3.1: pin the algorithm; jose then rejects `alg: none` and any other algorithm.
-        const { payload } = await jwtVerify(token, keyFor, {
-          algorithms: [ALGORITHM],
-          typ: TOKEN_TYPE,
-          issuer: jwt.issuer,
-          audience: jwt.audience,
-          clockTolerance: jwt.clockSkewSec,
-          requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
-        });
-        // jose checks the types of exp/iat/sub; the rest of what we rely on is checked here.
-        const now = Math.floor(Date.now() / 1000);
-        if (
-          typeof payload.sub !== 'string' ||
-          payload.sub.length === 0 ||
-          typeof payload.jti !== 'string' ||
-          (payload.iat as number) > now + jwt.clockSkewSec
-        ) {
-          throw new AppError('invalid_token', 'invalid access token');
-        }
-        return { userId: payload.sub, tokenId: payload.jti, expiresAt: payload.exp as number };
-      } catch (error) {
-        if (error instanceof AppError) throw error;
-        if (error instanceof joseErrors.JWTExpired) throw new AppError('invalid_token', 'access token expired');
-        throw new AppError('invalid_token', 'invalid access token', { cause: error });
-      }
+      return claims;
     },
   };
+
+  async function verify(token: string): Promise<AccessClaims> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+      throw new AppError('invalid_token', 'missing or malformed access token');
+    }
+    try {
+      // RFC 8725 §3.1: pin the algorithm; jose then rejects `alg: none` and any other algorithm.
+      const { payload } = await jwtVerify(token, keyFor, {
+        algorithms: [ALGORITHM],
+        typ: TOKEN_TYPE,
+        issuer: jwt.issuer,
+        audience: jwt.audience,
+        clockTolerance: jwt.clockSkewSec,
+        requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
+      });
+      // jose checks the types of exp/iat/sub; the rest of what we rely on is checked here.
+      const now = Math.floor(Date.now() / 1000);
+      if (
+        typeof payload.sub !== 'string' ||
+        payload.sub.length === 0 ||
+        typeof payload.jti !== 'string' ||
+        (payload.iat as number) > now + jwt.clockSkewSec
+      ) {
+        throw new AppError('invalid_token', 'invalid access token');
+      }
+      return { userId: payload.sub, tokenId: payload.jti, expiresAt: payload.exp as number };
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw new AppError('invalid_token', 'access token expired');
+      throw new AppError('invalid_token', 'invalid access token', { cause: error });
+    }
+  }
 }

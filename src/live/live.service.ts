@@ -149,7 +149,8 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
   async function resume(userId: string, message: ResumeMessage, client: AttachedClient) {
     refuseWhileClosing();
     const local = recordings.get(message.resume);
-    if (local?.live && local.userId === userId) {
+    if (local && local.userId === userId) {
+      if (!local.live) throw new AppError('recording_finished', 'this recording is being finished; start a new one');
       await local.attach(client);
       return { handle: local, bytes: local.bytes, durable: local.durableBytes, committed: local.committedBytes };
     }

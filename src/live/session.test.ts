@@ -172,7 +172,7 @@ describe('protocol', () => {
       ack: false,
       commit: false,
     });
-    assert.throws(() => parseStartOrResume('{"meeting_link":"ftp://x"}'), /meeting_link/);
+    assert.throws(() => parseStartOrResume(JSON.stringify({ ...META, meeting_link: 'ftp://x' })), /meeting_link/);
     assert.throws(() => parseStartOrResume('{"ack":"yes"}'), /ack/);
     assert.throws(() => parseStartOrResume('[]'), /JSON object/);
   });

@@ -1,4 +1,4 @@
-import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
@@ -19,9 +19,6 @@ export interface OrgsRoutesOptions {
 }
 
 export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (app, { orgs, tokens }) => {
-  // No coercion of body values and unknown properties rejected (see auth.routes.ts).
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
-  app.removeContentTypeParser('text/plain');
   app.addHook('preHandler', authenticate(tokens));
 
   const tags = ['orgs'];

@@ -4,7 +4,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { TokenService } from '../auth/tokens.ts';
+import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { checkedParts } from '../http/multipart.ts';
 import { contentDisposition, decideRange } from './http-range.ts';
 import {
   AudioQuery,
@@ -15,6 +17,7 @@ import {
   RecordingJson,
   RenameBody,
   toRecordingJson,
+  UploadFields,
   UploadQuery,
 } from './recordings.schemas.ts';
 import type { RecordingsService } from './recordings.service.ts';
@@ -62,16 +65,17 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'within that time, the answer is 415 (not audio / unsupported format / no audio stream) or 422 ' +
           '(truncated, corrupt, too long) and nothing is kept. A failure found after a 202 leaves the recording ' +
           'with status `failed` and the reason in `error`. Send `org_id` before the file so a refused ' +
-          'organisation is answered before the body is read. Larger than the limit: 413.',
+          'organisation is answered before the body is read. Larger than the limit: 413. A body that stops ' +
+          'arriving: 408. Server disk full: 507.',
         consumes: ['multipart/form-data'],
         querystring: UploadQuery,
-        response: { 201: RecordingJson, 202: RecordingJson, ...errors, 503: ErrorJson },
+        response: { 201: RecordingJson, 202: RecordingJson, ...errors, 408: ErrorJson, 503: ErrorJson, 507: ErrorJson },
       },
     },
     async (request, reply) => {
       const result = await uploads.upload({
         userId: request.user.id,
-        parts: request.parts(),
+        parts: checkedParts(request, UploadFields),
         orgId: request.query.org_id,
         name: request.query.name,
         waitMs: request.query.wait === undefined ? undefined : request.query.wait * 1000,
@@ -221,12 +225,6 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         });
         if (url) return reply.header('cache-control', 'private, no-store').redirect(url, 302);
       }
-      reply
-        .header('accept-ranges', 'bytes')
-        .header('etag', audio.blob.etag)
-        .header('cache-control', 'private, no-cache')
-        .header('referrer-policy', 'no-referrer')
-        .header('content-disposition', disposition);
       const decision = decideRange(
         {
           method: request.method,
@@ -236,14 +234,20 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         },
         audio.blob,
       );
+      reply.header('accept-ranges', 'bytes');
+      if (decision.kind === 'unsatisfiable') {
+        // RFC 9110 §15.5.17: a 416 names the current length so the client can ask again.
+        reply.header('content-range', `bytes */${audio.blob.size}`);
+        throw new AppError('range_not_satisfiable', `the file has ${audio.blob.size} bytes`);
+      }
+      reply
+        .header('etag', audio.blob.etag)
+        .header('cache-control', 'private, no-cache')
+        .header('referrer-policy', 'no-referrer')
+        .header('content-disposition', disposition);
       switch (decision.kind) {
         case 'not_modified':
           return reply.status(304).send(null);
-        case 'unsatisfiable':
-          return reply
-            .status(416)
-            .header('content-range', `bytes */${audio.blob.size}`)
-            .send({ error: 'range_not_satisfiable', message: `the file has ${audio.blob.size} bytes` });
         case 'partial':
           return reply
             .status(206)
