@@ -10,8 +10,8 @@ import { tableError } from './raw-http.ts';
 /**
  * A full disk answers 507 insufficient_storage from the table, not 500. The server runs in a child
  * process inside its own user and mount namespaces (unshare -rm, no privileges needed where the kernel
- * allows unprivileged user namespaces) with a 16 KiB tmpfs mounted over its spool: real ENOSPC from
- * the kernel, on the real write paths.
+ * allows unprivileged user namespaces) with a 16 KiB tmpfs mounted over its spool and another over its
+ * local object store: real ENOSPC from the kernel, on the real write paths.
  */
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 const SPOOL_BYTES = 16 * 1024;
@@ -24,13 +24,21 @@ describe('a full disk', { skip: canIsolate ? false : 'needs unshare -rm (user an
   let user: TestUser;
   /** The spool as the child sees it: the tmpfs is mounted in its mount namespace only. */
   const childSpool = () => readdir(`/proc/${child.pid}/root${path.join(first.dataDir, 'spool')}`);
+  /** Files in the child's object store. */
+  const childBlobs = () =>
+    readdir(`/proc/${child.pid}/root${path.join(first.dataDir, 'blobs')}`, {
+      recursive: true,
+      withFileTypes: true,
+    }).then((entries) => entries.filter((entry) => entry.isFile()).map((entry) => entry.name));
 
   before(async () => {
     // A first server creates the data folder (and PostgreSQL schema) the child process then uses.
     first = await startTestServer();
     await first.stop();
     const spool = path.join(first.dataDir, 'spool');
+    const blobs = path.join(first.dataDir, 'blobs');
     await mkdir(spool, { recursive: true });
+    await mkdir(blobs, { recursive: true });
     const { schema, config } = first;
     child = spawn(
       'unshare',
@@ -38,9 +46,10 @@ describe('a full disk', { skip: canIsolate ? false : 'needs unshare -rm (user an
         '-rm',
         'sh',
         '-c',
-        `mount -t tmpfs -o size=${SPOOL_BYTES} tmpfs "$1" && exec "$2" "$3"`,
+        `mount -t tmpfs -o size=${SPOOL_BYTES} tmpfs "$1" && mount -t tmpfs -o size=${SPOOL_BYTES} tmpfs "$2" && exec "$3" "$4"`,
         'sh',
         spool,
+        blobs,
         process.execPath,
         path.join(import.meta.dirname, 'live-server-child.ts'),
       ],
@@ -74,6 +83,7 @@ describe('a full disk', { skip: canIsolate ? false : 'needs unshare -rm (user an
     assert.equal(error.error, 'insufficient_storage');
     assert.doesNotMatch(error.message, /ENOSPC|spool|\//);
     assert.deepEqual(await childSpool(), []);
+    assert.deepEqual(await childBlobs(), []);
   });
 
   it('answers a stream chunk that does not fit with 507 and keeps the stored offset', async () => {
