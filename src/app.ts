@@ -3,6 +3,9 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createApiKeysRepo } from './api-keys/api-keys.repo.ts';
+import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
+import { createApiKeysService } from './api-keys/api-keys.service.ts';
 import { authRoutes } from './auth/auth.routes.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createPasswordHasher } from './auth/passwords.ts';
@@ -77,8 +80,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     throw error;
   }
 
-  const tokens = createTokenService(config.jwt);
   const orgAccess = createOrgAccess(database.db);
+  const apiKeys = createApiKeysService({ repo: createApiKeysRepo(database.db), access: orgAccess });
+  const tokens = createTokenService(config.jwt, apiKeys);
   const users = createUsersRepo(database.db);
   const orgsRepo = createOrgsRepo(database.db, database.dialect);
   const limiter = createRateLimiter(database.db);
@@ -91,7 +95,17 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         version: '0.1.0',
         description: 'Meeting audio capture: accounts, uploads, chunked streams and live recording.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT or API key',
+            description:
+              "A person's access token (a JWT from /api/auth/login), or an organisation's API key (esk_…, docs/integrations.md)",
+          },
+        },
+      },
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
@@ -118,6 +132,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   });
   const orgs = createOrgsService({ orgs: orgsRepo, access: orgAccess });
   await app.register(orgsRoutes, { prefix: '/api/orgs', orgs, tokens });
+  await app.register(apiKeysRoutes, { prefix: '/api/orgs', apiKeys, tokens });
   const invitations = createInvitationsService({
     invitations: createInvitationsRepo(database.db, database.dialect),
     orgs: orgsRepo,

@@ -1,25 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { looksLikeApiKey } from '../api-keys/api-key-token.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-
-export interface AccessClaims {
-  userId: string;
-  tokenId: string;
-  expiresAt: number;
-}
+import type { ApiKeyPrincipal, Principal } from './principal.ts';
 
 export interface TokenService {
   issueAccessToken(userId: string): Promise<{ token: string; expiresIn: number }>;
-  /** The only place access tokens are checked, for HTTP and WebSocket alike. */
-  validateAccessToken(token: string): Promise<AccessClaims>;
+  /**
+   * The only place access tokens are checked, for HTTP and WebSocket alike: a person's JWT or an
+   * organisation's API key (`esk_…`), told apart by the key's prefix (a JWT starts with `eyJ`).
+   */
+  validateAccessToken(token: string): Promise<Principal>;
+}
+
+/** Checks API keys against the database (src/api-keys/api-keys.service.ts). */
+export interface ApiKeyAuthenticator {
+  authenticate(token: string): Promise<ApiKeyPrincipal>;
 }
 
 const ALGORITHM = 'HS256';
 // RFC 9068: access tokens are typed so an ID token or another JWT cannot be replayed as one.
 const TOKEN_TYPE = 'at+jwt';
 
-export function createTokenService(jwt: Config['jwt']): TokenService {
+export function createTokenService(jwt: Config['jwt'], apiKeys: ApiKeyAuthenticator): TokenService {
   const keys = new Map<string, Uint8Array>([[jwt.keyId, jwt.secret]]);
   for (const previous of jwt.previousKeys) keys.set(previous.keyId, previous.secret);
 
@@ -48,6 +52,7 @@ export function createTokenService(jwt: Config['jwt']): TokenService {
       if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
         throw new AppError('invalid_token', 'missing or malformed access token');
       }
+      if (looksLikeApiKey(token)) return apiKeys.authenticate(token);
       try {
         // RFC 8725 §3.1: pin the algorithm; jose then rejects `alg: none` and any other algorithm.
         const { payload } = await jwtVerify(token, keyFor, {
@@ -68,7 +73,7 @@ export function createTokenService(jwt: Config['jwt']): TokenService {
         ) {
           throw new AppError('invalid_token', 'invalid access token');
         }
-        return { userId: payload.sub, tokenId: payload.jti, expiresAt: payload.exp as number };
+        return { kind: 'user', userId: payload.sub };
       } catch (error) {
         if (error instanceof AppError) throw error;
         if (error instanceof joseErrors.JWTExpired) throw new AppError('invalid_token', 'access token expired');
