@@ -169,13 +169,14 @@ describe('API keys', () => {
     assert.equal(res.body.org_id, outsider.orgId);
   });
 
-  it('refuses bad bodies: no scopes, an unknown scope, a blank name, an expiry in the past', async () => {
+  it('refuses bad bodies: no scopes, an unknown scope, a blank name, an expiry in the past or not a date', async () => {
     const post = (json: unknown) => api(server, 'POST', `/api/orgs/${teamId}/api-keys`, { token: owner.token, json });
     refused(await post({ name: 'x', scopes: [] }), 422, 'validation_failed', 'no scopes');
     refused(await post({ name: 'x', scopes: ['write'] }), 422, 'validation_failed', 'unknown scope');
     refused(await post({ name: '   ', scopes: ['read'] }), 422, 'validation_failed', 'blank name');
     const past = new Date(Date.now() - 60_000).toISOString();
     refused(await post({ name: 'x', scopes: ['read'], expires_at: past }), 422, 'validation_failed', 'past expiry');
+    refused(await post({ name: 'x', scopes: ['read'], expires_at: 'next week' }), 422, 'validation_failed', 'no date');
   });
 
   // ---- scopes on HTTP ----
