@@ -2,6 +2,9 @@ import path from 'node:path';
 import fastifySwagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createApiKeysRepo } from './api-keys/api-keys.repo.ts';
+import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
+import { createApiKeysService } from './api-keys/api-keys.service.ts';
 import { authRoutes } from './auth/auth.routes.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createPasswordHasher } from './auth/passwords.ts';
@@ -83,8 +86,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   }
 
   const users = createUsersRepo(database.db);
-  const tokens = createTokenService(config.jwt, users);
   const orgAccess = createOrgAccess(database.db);
+  const apiKeys = createApiKeysService({ repo: createApiKeysRepo(database.db), access: orgAccess });
+  const tokens = createTokenService(config.jwt, users, apiKeys);
   const orgsRepo = createOrgsRepo(database.db, database.dialect);
   const limiter = createRateLimiter(database.db);
 
@@ -107,7 +111,17 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         version: '0.1.0',
         description: 'Meeting audio capture: accounts, uploads, chunked streams and live recording.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT or API key',
+            description:
+              "A person's access token (a JWT from /api/auth/login), or an organisation's API key (esk_…, docs/integrations.md)",
+          },
+        },
+      },
     },
   });
   await app.register(docsRoutes);
@@ -134,6 +148,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   });
   const orgs = createOrgsService({ orgs: orgsRepo, access: orgAccess });
   await app.register(orgsRoutes, { prefix: '/api/orgs', orgs, tokens });
+  await app.register(apiKeysRoutes, { prefix: '/api/orgs', apiKeys, tokens });
   const invitations = createInvitationsService({
     invitations: createInvitationsRepo(database.db, database.dialect),
     orgs: orgsRepo,

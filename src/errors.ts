@@ -17,6 +17,8 @@ export const ERRORS = {
   invalid_credentials: { http: 401, ws: 1008 },
   invalid_token: { http: 401, ws: 1008 },
   forbidden: { http: 403, ws: 1008 },
+  // RFC 6750 §3.1: the API key is valid but lacks the scope the action needs.
+  insufficient_scope: { http: 403, ws: 1008 },
   not_found: { http: 404, ws: 4404 },
   conflict: { http: 409, ws: 4409 },
   email_taken: { http: 409, ws: 1008 },

@@ -125,9 +125,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         tags,
         summary: 'The signed-in user and their organisations with roles',
         security: [{ bearer: [] }],
-        response: { 200: MeSchema, 401: ErrorSchema },
+        response: { 200: MeSchema, 401: ErrorSchema, 403: ErrorSchema },
       },
     },
-    async (request) => auth.me(request.user.id),
+    async (request) => auth.me(request.user),
   );
 };

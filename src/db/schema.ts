@@ -57,6 +57,25 @@ export interface InvitationTable {
   revoked_at: string | null;
 }
 
+/**
+ * An organisation's API key (src/api-keys/). The token `esk_<id>_<secret>` is shown once; only the
+ * secret's SHA-256 is stored. It acts as `user_id` (its creator) within `org_id` and its scopes.
+ */
+export interface ApiKeyTable {
+  id: string;
+  org_id: string;
+  user_id: string;
+  name: string;
+  /** Space-separated, as OAuth writes scopes (RFC 6749 §3.3): "read record". */
+  scopes: string;
+  secret_hash: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  /** Written at most once a minute per key, so a busy bot does not write on every request. */
+  last_used_at: string | null;
+}
+
 export type RecordingSource = 'upload' | 'stream' | 'live';
 export type RecordingStatus = 'receiving' | 'processing' | 'ready' | 'failed';
 
@@ -148,6 +167,7 @@ export interface Database {
   leases: LeaseTable;
   rate_limits: RateLimitTable;
   invitations: InvitationTable;
+  api_keys: ApiKeyTable;
 }
 
 export type User = Selectable<UserTable>;
@@ -155,6 +175,7 @@ export type Org = Selectable<OrgTable>;
 export type Membership = Selectable<MembershipTable>;
 export type RefreshToken = Selectable<RefreshTokenTable>;
 export type Invitation = Selectable<InvitationTable>;
+export type ApiKey = Selectable<ApiKeyTable>;
 export type Recording = Selectable<RecordingTable>;
 export type NewRecording = Insertable<RecordingTable>;
 export type RecordingUpdate = Updateable<RecordingTable>;

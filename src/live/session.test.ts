@@ -63,7 +63,7 @@ function session(options: { startDelayMs?: number; handshakeTimeoutMs?: number; 
     maxTextFrameBytes: 4096,
     authenticate: async (token) => {
       if (token !== 'good') throw new AppError('invalid_token', 'invalid access token');
-      return 'u1';
+      return { kind: 'user', userId: 'u1' };
     },
     start: async () => {
       if (options.startDelayMs) await sleep(options.startDelayMs);

@@ -3,6 +3,7 @@ import fastifyMultipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { looksLikeApiKey } from '../api-keys/api-key-token.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
@@ -32,7 +33,15 @@ export interface RecordingsRoutesOptions {
   audioDelivery: { audioDelivery: 'stream' | 'redirect'; presignedUrlTtlSec: number };
 }
 
-const errors = { 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson, 415: ErrorJson, 422: ErrorJson };
+const errors = {
+  401: ErrorJson,
+  403: ErrorJson,
+  404: ErrorJson,
+  409: ErrorJson,
+  413: ErrorJson,
+  415: ErrorJson,
+  422: ErrorJson,
+};
 const security = [{ bearer: [] }];
 const oneHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
 /** Binary bodies are streamed as they are; this schema only documents them (Fastify never serialises a stream). */
@@ -74,7 +83,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
     },
     async (request, reply) => {
       const result = await uploads.upload({
-        userId: request.user.id,
+        actor: request.user,
         parts: checkedParts(request, UploadFields),
         orgId: request.query.org_id,
         name: request.query.name,
@@ -101,7 +110,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request) => {
-      const page = await recordings.list(request.user.id, {
+      const page = await recordings.list(request.user, {
         limit: request.query.limit,
         ...(request.query.org_id ? { orgId: request.query.org_id } : {}),
         ...(request.query.before ? { before: request.query.before } : {}),
@@ -122,7 +131,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         response: { 200: RecordingJson, ...errors },
       },
     },
-    async (request) => toRecordingJson(await recordings.getVisible(request.user.id, request.params.id)),
+    async (request) => toRecordingJson(await recordings.getVisible(request.user, request.params.id)),
   );
 
   app.patch(
@@ -139,7 +148,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request) =>
-      toRecordingJson(await recordings.rename(request.user.id, request.params.id, cleanName(request.body.name))),
+      toRecordingJson(await recordings.rename(request.user, request.params.id, cleanName(request.body.name))),
   );
 
   app.delete(
@@ -155,7 +164,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request, reply) => {
-      await recordings.remove(request.user.id, request.params.id);
+      await recordings.remove(request.user, request.params.id);
       return reply.status(204).send(null);
     },
   );
@@ -177,17 +186,20 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request, reply) =>
-      reply.status(202).send(toRecordingJson(await recordings.reprocess(request.user.id, request.params.id))),
+      reply.status(202).send(toRecordingJson(await recordings.reprocess(request.user, request.params.id))),
   );
 
   // <audio> elements cannot send an Authorization header, so this one route also accepts the access token
   // in ?access_token= (RFC 6750 §2.3). It is checked by the same validator; its logs stay at warn so the
-  // URL (with the token) is not written to the request log.
+  // URL (with the token) is not written to the request log. Not an API key: a URL ends up in browser
+  // history and proxy logs, where a 15-minute token expires but a key goes on working.
   const audioAuth = async (request: FastifyRequest, reply: FastifyReply) => {
     const token = (request.query as { access_token?: string }).access_token;
     if (request.headers.authorization || !token) return auth.call(app, request, reply);
-    const claims = await tokens.validateAccessToken(token);
-    request.user = { id: claims.userId };
+    if (looksLikeApiKey(token)) {
+      throw new AppError('invalid_token', 'send an API key in the Authorization header, never in a URL');
+    }
+    request.user = await tokens.validateAccessToken(token);
   };
 
   app.get(
@@ -204,7 +216,8 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'Content-Range, an unsatisfiable one 416; several ranges are answered with the whole file (200). ' +
           'ETag with If-None-Match (304) and If-Range are supported. Inline by default (for <audio>); ' +
           '`?download=1` makes it an attachment. Authentication: the Bearer header, or — for <audio> elements ' +
-          'that cannot send headers — the same short-lived access token in `?access_token=` (this route only). ' +
+          'that cannot send headers — the same short-lived access token in `?access_token=` (this route only; ' +
+          'never an API key, which goes in the header). ' +
           '409 while the recording is not ready. With AUDIO_DELIVERY=redirect and S3 storage, the answer is ' +
           'instead 302 to a presigned URL of the object store, valid for PRESIGNED_URL_TTL_SECONDS, which ' +
           'serves the same bytes with Range.',
@@ -215,7 +228,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request, reply) => {
-      const audio = await recordings.openAudio(request.user.id, request.params.id);
+      const audio = await recordings.openAudio(request.user, request.params.id);
       const download = request.query.download === '1' || request.query.download === 'true';
       const disposition = contentDisposition(download ? 'attachment' : 'inline', audio.recording.name, '.ogg');
       if (options.audioDelivery.audioDelivery === 'redirect') {

@@ -127,6 +127,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           201: StreamResponse,
           202: StreamResponse,
           401: ErrorJson,
+          403: ErrorJson,
           404: ErrorJson,
           409: ErrorJson,
           408: ErrorJson,
@@ -150,7 +151,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
         );
         try {
           const result = await streams.append({
-            userId: request.user.id,
+            actor: request.user,
             recordingId,
             orgId: query.org_id,
             name: query.name,
@@ -186,6 +187,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           200: StreamResponse,
           202: StreamResponse,
           401: ErrorJson,
+          403: ErrorJson,
           404: ErrorJson,
           409: ErrorJson,
           422: ErrorJson,
@@ -194,7 +196,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
     },
     async (request, reply) => {
       try {
-        return sendStreamState(reply, await streams.finish(request.user.id, request.params.id));
+        return sendStreamState(reply, await streams.finish(request.user, request.params.id));
       } catch (error) {
         return withOffsetHeader(reply, error);
       }

@@ -55,6 +55,24 @@ export interface InviteResult {
   delivery: { via: 'inviter'; token: string };
 }
 
+export type Scope = 'read' | 'record' | 'admin';
+
+/** An organisation's API key as its owners and admins see it (never its secret). */
+export interface ApiKey {
+  id: string;
+  org_id: string;
+  name: string;
+  scopes: Scope[];
+  /** `esk_<id>`: the start of the token, to recognise it. */
+  prefix: string;
+  creator_id: string;
+  creator_email: string;
+  creator_name: string | null;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+}
+
 export type RecordingStatus = 'receiving' | 'processing' | 'ready' | 'failed';
 
 export interface Recording {
@@ -424,6 +442,22 @@ export class ApiClient {
 
   declineInvitation(id: string): Promise<void> {
     return this.request<void>('POST', `/api/invitations/${encodeURIComponent(id)}/decline`);
+  }
+
+  apiKeys(orgId: string): Promise<ApiKey[]> {
+    return this.get<{ api_keys: ApiKey[] }>(`/api/orgs/${encodeURIComponent(orgId)}/api-keys`).then((r) => r.api_keys);
+  }
+
+  /** The token is in this answer only: the server keeps a hash of its secret. */
+  createApiKey(
+    orgId: string,
+    input: { name: string; scopes: Scope[]; expires_at?: string },
+  ): Promise<{ api_key: ApiKey; token: string }> {
+    return this.request('POST', `/api/orgs/${encodeURIComponent(orgId)}/api-keys`, input);
+  }
+
+  revokeApiKey(orgId: string, id: string): Promise<void> {
+    return this.request<void>('DELETE', `/api/orgs/${encodeURIComponent(orgId)}/api-keys/${encodeURIComponent(id)}`);
   }
 
   removeMember(orgId: string, userId: string): Promise<void> {

@@ -1,9 +1,12 @@
 /**
  * Organisations: create one; see its members; for owners and admins, invite people by e-mail (the page
  * shows the link to send them, since Earshot sends no e-mail), see and revoke pending invitations, and
- * remove members. Invitations addressed to me are in invitations.ts. The rules are docs/roles.md.
+ * remove members. Invitations addressed to me are in invitations.ts, API keys in api-keys.ts. The rules
+ * are docs/roles.md.
  */
+
 import { type ApiClient, ApiError, type Invitation, type Member, type Org, type Role } from './api.ts';
+import { apiKeysView } from './api-keys.ts';
 import { confirmDialog, field, fill, formatDate, h, notice } from './dom.ts';
 import { incomingInvitations, inviteLink } from './invitations.ts';
 
@@ -23,6 +26,7 @@ export function orgsView(
   onOrgAdded: (org: Org) => Promise<void>,
 ): OrgsView {
   const incoming = incomingInvitations(api, me.email, onOrgAdded);
+  const keys = apiKeysView(api);
 
   // --- create ---
   const newName = h('input', {
@@ -245,6 +249,7 @@ export function orgsView(
     membersList,
     pendingSection,
     inviteForm,
+    keys.element,
   );
 
   const element = h(
@@ -275,7 +280,7 @@ export function orgsView(
       linkBox.hidden = true;
       // Only owners may invite owners.
       role.querySelector<HTMLOptionElement>('option[value="owner"]')!.hidden = org?.role !== 'owner';
-      await Promise.all([loadMembers(), loadPending()]);
+      await Promise.all([loadMembers(), loadPending(), keys.show(org)]);
     },
     reloadIncoming: () => incoming.reload(),
   };
