@@ -17,6 +17,9 @@ export interface Schema {
   minimum?: number;
   pattern?: string;
   default?: unknown;
+  items?: Schema;
+  minItems?: number;
+  format?: string;
 }
 
 export interface Parameter {
@@ -71,6 +74,8 @@ export function validValue(schema: Schema, name = ''): unknown {
       return Object.fromEntries(
         (schema.required ?? []).map((key) => [key, validValue(schema.properties?.[key] ?? {}, key)]),
       );
+    case 'array':
+      return Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => validValue(schema.items ?? {}, name));
     case 'integer':
     case 'number':
       return schema.minimum ?? 0;
@@ -79,6 +84,7 @@ export function validValue(schema: Schema, name = ''): unknown {
     case 'null':
       return null;
     default:
+      if (schema.format === 'date-time') return new Date(Date.now() + 86_400_000).toISOString();
       if (/email|username/i.test(name)) return `someone-${randomUUID().slice(0, 8)}@example.com`;
       if (/password/i.test(name)) return 'correct horse battery staple';
       if (/id$/i.test(name)) return randomUUID();

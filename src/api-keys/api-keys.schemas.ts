@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { SCOPES } from '../auth/principal.ts';
 import { Id } from '../orgs/orgs.schemas.ts';
+import { Text } from '../text-policy.ts';
 
 // The literals of SCOPES (src/auth/principal.ts), written out so the static type is the Scope union.
 export const ScopeSchema = Type.Union([Type.Literal(SCOPES[0]), Type.Literal(SCOPES[1]), Type.Literal(SCOPES[2])], {
@@ -42,10 +43,10 @@ export const CreatedApiKeySchema = Type.Object({
 
 export const CreateApiKeyBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 200, description: 'what the key is for, e.g. "meeting bot"' }),
+    name: Text('display', { minLength: 1, maxLength: 200, description: 'what the key is for, e.g. "meeting bot"' }),
     scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: SCOPES.length, uniqueItems: true }),
     expires_at: Type.Optional(
-      Type.String({
+      Text('plain', {
         format: 'date-time',
         description: 'when the key stops working; without it, never (until revoked)',
       }),
