@@ -209,7 +209,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await Promise.all(states.map(startNode));
     const configFile = path.join(dir, 'haproxy.cfg');
     await writeFile(configFile, haproxyConfig(lbPort, states));
-    haproxy = spawn('haproxy', ['-f', configFile, '-db'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    haproxy = spawn('haproxy', ['-f', configFile, '-db', '-q'], { stdio: ['ignore', 'ignore', 'inherit'] });
     await waitUntil('the load balancer', () => answers(`${url}/readyz`), 20_000);
     // Every node in the balancer's pool (its health checks need a moment).
     await sleep(1000);
