@@ -66,7 +66,10 @@ function whisperFilter(graph: FilterGraph, job: WhisperJob): FilterContext {
     );
   }
   if (!statSync(job.modelPath, { throwIfNoEntry: false })?.isFile()) {
-    throw new AppError('transcription_unavailable', `the whisper model file ${job.modelPath} (WHISPER_MODEL) is missing`);
+    throw new AppError(
+      'transcription_unavailable',
+      `the whisper model file ${job.modelPath} (WHISPER_MODEL) is missing`,
+    );
   }
   const context = graph.allocFilter(filter, 'whisper');
   if (!context) throw new AppError('internal', 'could not allocate the whisper filter');
@@ -91,7 +94,11 @@ function whisperFilter(graph: FilterGraph, job: WhisperJob): FilterContext {
 }
 
 /** abuffer → whisper → abuffersink, the source shaped like the decoder's frames (FFmpeg converts to 16 kHz mono float). */
-function connect(graph: FilterGraph, whisper: FilterContext, frame: Frame): { source: FilterContext; sink: FilterContext } {
+function connect(
+  graph: FilterGraph,
+  whisper: FilterContext,
+  frame: Frame,
+): { source: FilterContext; sink: FilterContext } {
   const layout = avChannelLayoutDescribe(frame.channelLayout) ?? 'mono';
   const args =
     `time_base=1/${frame.sampleRate}:sample_rate=${frame.sampleRate}:` +

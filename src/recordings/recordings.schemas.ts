@@ -82,6 +82,12 @@ export const ListQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   before: Type.Optional(Type.String({ maxLength: 512, description: 'next_cursor of the previous page' })),
   org_id: Type.Optional(Type.String({ maxLength: 64, description: 'Only this organisation (default: all yours)' })),
+  q: Type.Optional(
+    Type.String({
+      maxLength: 200,
+      description: 'Only recordings whose name or transcript contains this text (case-insensitive).',
+    }),
+  ),
 });
 
 export const ListResponse = Type.Object({

@@ -67,7 +67,10 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
   return {
     getVisible,
 
-    async list(userId: string, query: { orgId?: string; limit: number; before?: string }): Promise<ListPage> {
+    async list(
+      userId: string,
+      query: { orgId?: string; limit: number; before?: string; q?: string },
+    ): Promise<ListPage> {
       const orgIds = query.orgId
         ? [(await orgAccess.require(userId, query.orgId)).orgId]
         : await orgAccess.orgIdsOf(userId);
@@ -75,6 +78,7 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
         orgIds,
         limit: query.limit + 1,
         ...(query.before ? { before: decodeCursor(query.before) } : {}),
+        ...(query.q?.trim() ? { search: query.q.trim() } : {}),
       });
       const items = rows.slice(0, query.limit);
       const last = items.at(-1);

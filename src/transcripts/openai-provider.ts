@@ -88,7 +88,10 @@ async function readCapped(response: Response): Promise<string> {
 }
 
 const tooLarge = () =>
-  new AppError('transcription_provider_error', `the transcription server's answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+  new AppError(
+    'transcription_provider_error',
+    `the transcription server's answer is larger than ${MAX_ANSWER_BYTES} bytes`,
+  );
 
 function causeText(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;

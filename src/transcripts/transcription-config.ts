@@ -73,7 +73,9 @@ function baseUrlOf(env: Env): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`TRANSCRIBE_BASE_URL must be an http(s) URL such as ${OPENAI_DEFAULT_BASE_URL}; got "${raw}"`);
+    throw new ConfigError(
+      `TRANSCRIBE_BASE_URL must be an http(s) URL such as ${OPENAI_DEFAULT_BASE_URL}; got "${raw}"`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(`TRANSCRIBE_BASE_URL must be an http(s) URL; got "${raw}"`);

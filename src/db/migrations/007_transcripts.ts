@@ -27,9 +27,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('transcript_segments')
-    .addColumn('recording_id', 'text', (c) =>
-      c.notNull().references('transcripts.recording_id').onDelete('cascade'),
-    )
+    .addColumn('recording_id', 'text', (c) => c.notNull().references('transcripts.recording_id').onDelete('cascade'))
     .addColumn('position', 'integer', (c) => c.notNull())
     .addColumn('start_sec', 'double precision', (c) => c.notNull())
     .addColumn('end_sec', 'double precision', (c) => c.notNull())
