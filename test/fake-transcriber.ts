@@ -85,7 +85,9 @@ export async function startFakeTranscriber(): Promise<FakeTranscriber> {
       return;
     }
     // The multipart body, parsed by the platform's own parser (as a real server's framework would).
-    const form = await new Response(raw, { headers: { 'content-type': request.headers['content-type'] ?? '' } })
+    const form = await new Response(new Uint8Array(raw), {
+      headers: { 'content-type': request.headers['content-type'] ?? '' },
+    })
       .formData()
       .catch(() => null);
     const file = form?.get('file');
