@@ -203,4 +203,3 @@ export type NewRecording = Insertable<RecordingTable>;
 export type RecordingUpdate = Updateable<RecordingTable>;
 export type Job = Selectable<JobTable>;
 export type Transcript = Selectable<TranscriptTable>;
-export type TranscriptSegmentRow = Selectable<TranscriptSegmentTable>;
