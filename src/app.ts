@@ -16,6 +16,7 @@ import { createRateLimiter } from './cluster/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { waitForDatabase } from './db/startup.ts';
+import { noRecordingEvents } from './events/recording-events.ts';
 import { docsRoutes } from './http/docs.routes.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
@@ -33,6 +34,9 @@ import { createInvitationsService } from './orgs/invitations.service.ts';
 import { createOrgsRepo } from './orgs/orgs.repo.ts';
 import { orgsRoutes } from './orgs/orgs.routes.ts';
 import { createOrgsService } from './orgs/orgs.service.ts';
+import { createOrgSettingsRepo } from './orgs/settings.repo.ts';
+import { orgSettingsRoutes } from './orgs/settings.routes.ts';
+import { createOrgSettingsService } from './orgs/settings.service.ts';
 import { runPeriodically } from './periodic.ts';
 import { createKeyedLock } from './recordings/keyed-lock.ts';
 import { createLifecycle } from './recordings/lifecycle.ts';
@@ -45,6 +49,12 @@ import { createStreamService } from './recordings/stream.service.ts';
 import { createUploadReceiver } from './recordings/uploads.ts';
 import { createBlobStore } from './storage/index.ts';
 import { createSpool } from './storage/spool.ts';
+import { transcribeWhenReady } from './transcripts/auto-transcribe.ts';
+import { createTranscriptionProvider } from './transcripts/providers.ts';
+import { createTranscribeHandler } from './transcripts/transcribe-job.ts';
+import { createTranscriptsRepo } from './transcripts/transcripts.repo.ts';
+import { transcriptsRoutes } from './transcripts/transcripts.routes.ts';
+import { createTranscriptsService } from './transcripts/transcripts.service.ts';
 import { webRoutes } from './web/web.routes.ts';
 
 export interface BuildOptions {
@@ -158,6 +168,12 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     limits: config.invitations,
   });
   await app.register(invitationsRoutes, { prefix: '/api', invitations, tokens });
+  const orgSettings = createOrgSettingsRepo(database.db);
+  await app.register(orgSettingsRoutes, {
+    prefix: '/api/orgs',
+    settings: createOrgSettingsService({ repo: orgSettings, access: orgAccess }),
+    tokens,
+  });
 
   const media = createMediaEngine({
     workers: config.media.workers,
@@ -172,6 +188,15 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const spool = createSpool(path.join(config.dataDir, 'spool'));
   const recordingsRepo = createRecordingsRepo(database.db);
   const jobs = createJobsRepo(database.db, database.dialect, config.nodeId);
+  const transcriptQueue = {
+    transcripts: createTranscriptsRepo(database.db),
+    jobs,
+    provider: createTranscriptionProvider(config.transcription, media),
+    language: config.transcription.provider === 'off' ? null : config.transcription.language,
+  };
+  // What the lifecycle reports, and the transcribe job's transcript.ready, go through one sink; an
+  // org with auto-transcription gets its ready recordings' transcripts queued by it.
+  const recordingEvents = transcribeWhenReady(noRecordingEvents, { ...transcriptQueue, settings: orgSettings });
   const lifecycle = createLifecycle({
     db: database.db,
     repo: recordingsRepo,
@@ -182,6 +207,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     leaseMs: config.leases.leaseMs,
     failedInputRetentionSec: config.processing.failedInputRetentionSec,
     maxQueuedPerUser: config.processing.maxQueuedPerUser,
+    events: recordingEvents,
     log: app.log.child({ module: 'recordings' }),
   });
   const runner = createJobRunner({
@@ -196,6 +222,17 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         maxDurationSec: config.limits.maxDurationSec,
         liveAheadSec: config.live.maxAudioAheadSec,
       }),
+      transcribe: createTranscribeHandler({
+        db: database.db,
+        transcripts: transcriptQueue.transcripts,
+        recordings: recordingsRepo,
+        blobs,
+        spool,
+        provider: transcriptQueue.provider,
+        language: transcriptQueue.language,
+        events: recordingEvents,
+        log: app.log.child({ module: 'transcripts' }),
+      }),
     },
     log: app.log.child({ module: 'jobs' }),
     concurrency: config.media.workers,
@@ -208,6 +245,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   lifecycle.events.on('queued', runner.wake);
   lifecycle.events.on('event', (event) => {
     if (event.type === 'removed') runner.cancel(event.recordingId);
+    // A ready recording may have queued its transcript (auto-transcription): look now.
+    if (event.type === 'settled' && event.recording.status === 'ready') runner.wake();
   });
   const recordings = createRecordingsService({ repo: recordingsRepo, blobs, lifecycle, orgAccess });
   const uploads = createUploadReceiver({ spool, orgAccess, lifecycle, waitMs: config.media.processingWaitMs });
@@ -228,6 +267,14 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     audioDelivery: config.storage,
   });
   await app.register(streamRoutes, { streams, tokens, spool, chunkBytes: config.limits.streamChunkBytes });
+  const transcripts = createTranscriptsService({
+    ...transcriptQueue,
+    db: database.db,
+    getVisible: recordings.getVisible,
+    maxQueuedPerUser: config.processing.maxQueuedPerUser,
+    onQueued: runner.wake,
+  });
+  await app.register(transcriptsRoutes, { transcripts, tokens });
 
   // Work in progress on this node's disk is worthless after a restart (everything received is in the
   // store), except the raw logs of live recordings this node still owns: recovery takes those back.

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseStorageConfig, type StorageConfig } from './storage/storage-config.ts';
+import { parseTranscriptionConfig, type TranscriptionConfig } from './transcripts/transcription-config.ts';
 
 /**
  * Configuration is read from the environment once, at start, validated, and frozen. Nothing else in
@@ -29,6 +30,8 @@ export interface Config {
   allowedOrigins: readonly string[];
   /** Where recordings live (a local folder or an S3 bucket) and how audio reaches clients. */
   storage: StorageConfig;
+  /** Speech to text: the provider that makes transcripts, or off (src/transcripts/transcription-config.ts). */
+  transcription: TranscriptionConfig;
   jwt: {
     secret: Uint8Array;
     keyId: string;
@@ -244,6 +247,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       .map((origin) => origin.trim())
       .filter(Boolean),
     storage,
+    transcription: parseTranscriptionConfig(env),
     jwt: {
       secret,
       keyId: env.JWT_KEY_ID || 'k1',

@@ -37,6 +37,11 @@ export const ERRORS = {
   // The database is unreachable, timed out or went away (src/db/unavailable.ts); 1013 = try again later.
   database_unavailable: { http: 503, ws: 1013 },
   media_timeout: { http: 422, ws: 4408 },
+  // Transcripts (src/transcripts/): no provider configured or the local engine cannot run; the provider
+  // refused the audio (a verdict: not retried); the provider failed, timed out or answered nonsense.
+  transcription_unavailable: { http: 503, ws: 1011 },
+  transcription_refused: { http: 422, ws: 1011 },
+  transcription_provider_error: { http: 502, ws: 1011 },
   // Live sessions (src/live/protocol.ts documents when each is used).
   handshake_timeout: { http: 408, ws: 1008 },
   idle_timeout: { http: 408, ws: 4408 },

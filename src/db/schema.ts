@@ -123,7 +123,7 @@ export interface RecordingTable {
   audio_sha256: string | null;
 }
 
-export type JobKind = 'process';
+export type JobKind = 'process' | 'transcribe';
 
 /** The durable processing queue (src/jobs/jobs.repo.ts): one row per pending job. */
 export interface JobTable {
@@ -140,6 +140,46 @@ export interface JobTable {
   locked_until: string | null;
   last_error: string | null;
   created_at: string;
+}
+
+export type TranscriptStatus = 'pending' | 'processing' | 'ready' | 'failed';
+
+/** A recording's transcript (src/transcripts/): the latest request's state and the last finished text. */
+export interface TranscriptTable {
+  recording_id: string;
+  status: TranscriptStatus;
+  /** `openai` or `whisper`, and the model it used (TRANSCRIBE_MODEL, or the WHISPER_MODEL file's name). */
+  provider: string;
+  model: string;
+  /** Requested (TRANSCRIBE_LANGUAGE) or detected by the provider; null when neither says. */
+  language: string | null;
+  /** The segments' text joined by spaces, for search. */
+  text: string;
+  error: string | null;
+  /** The errors-table code of a failure. */
+  error_code: string | null;
+  /** Who asked for it; null when it was made automatically. */
+  requested_by: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+/** One timed piece of a transcript, in order of `position`. */
+export interface TranscriptSegmentTable {
+  recording_id: string;
+  position: number;
+  start_sec: number;
+  end_sec: number;
+  text: string;
+}
+
+/** Settings of an organisation that differ from the defaults (no row: all defaults). */
+export interface OrgSettingsTable {
+  org_id: string;
+  /** 0/1: transcribe every recording of the org when it becomes ready. */
+  auto_transcribe: number;
+  updated_at: string;
 }
 
 /** Named leases: periodic jobs run on one node at a time. */
@@ -168,6 +208,9 @@ export interface Database {
   rate_limits: RateLimitTable;
   invitations: InvitationTable;
   api_keys: ApiKeyTable;
+  transcripts: TranscriptTable;
+  transcript_segments: TranscriptSegmentTable;
+  org_settings: OrgSettingsTable;
 }
 
 export type User = Selectable<UserTable>;
@@ -180,3 +223,4 @@ export type Recording = Selectable<RecordingTable>;
 export type NewRecording = Insertable<RecordingTable>;
 export type RecordingUpdate = Updateable<RecordingTable>;
 export type Job = Selectable<JobTable>;
+export type Transcript = Selectable<TranscriptTable>;

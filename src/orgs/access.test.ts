@@ -18,6 +18,7 @@ describe('organisation roles', () => {
       removeMember: ['owner', 'admin'],
       manageOwners: ['owner'],
       manageApiKeys: ['owner', 'admin'],
+      manageSettings: ['owner', 'admin'],
     };
     assert.deepEqual(Object.keys(table).sort(), Object.keys(LEAST_ROLE).sort());
     for (const [action, permitted] of Object.entries(table) as [OrgAction, OrgRole[]][]) {
@@ -50,6 +51,7 @@ describe('API key scopes', () => {
       removeMember: 'admin',
       manageOwners: 'admin',
       manageApiKeys: 'admin',
+      manageSettings: 'admin',
     };
     assert.deepEqual(LEAST_SCOPE, table);
     for (const action of Object.keys(table) as OrgAction[]) {

@@ -26,6 +26,8 @@ export const LEAST_ROLE = {
   manageOwners: 'owner',
   /** Create, list and revoke the org's API keys. */
   manageApiKeys: 'admin',
+  /** Change the organisation's settings (auto-transcription). */
+  manageSettings: 'admin',
 } as const satisfies Record<string, OrgRole>;
 
 export type OrgAction = keyof typeof LEAST_ROLE;
@@ -46,6 +48,7 @@ export const LEAST_SCOPE = {
   removeMember: 'admin',
   manageOwners: 'admin',
   manageApiKeys: 'admin',
+  manageSettings: 'admin',
 } as const satisfies Record<OrgAction, Scope>;
 
 /** What an actor holds in one org: its role (a key's creator's), and for an API key its scopes. */

@@ -104,7 +104,8 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         summary: 'List recordings, newest first',
         description:
           'All recordings of every organisation you belong to, or of `org_id` only (404 if you are not a ' +
-          'member). Pass `next_cursor` back as `before` for the next page; it is null on the last page.',
+          'member). Pass `next_cursor` back as `before` for the next page; it is null on the last page. ' +
+          '`q` keeps those whose name or transcript contains the text, ignoring case.',
         querystring: ListQuery,
         response: { 200: ListResponse, ...errors },
       },
@@ -114,6 +115,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         limit: request.query.limit,
         ...(request.query.org_id ? { orgId: request.query.org_id } : {}),
         ...(request.query.before ? { before: request.query.before } : {}),
+        ...(request.query.q ? { q: request.query.q } : {}),
       });
       return { items: page.items.map(toRecordingJson), next_cursor: page.nextCursor };
     },

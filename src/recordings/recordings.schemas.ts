@@ -90,6 +90,12 @@ export const ListQuery = Type.Object(
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
     before: Type.Optional(Text('plain', { maxLength: 512, description: 'next_cursor of the previous page' })),
     org_id: Type.Optional(Id('Only this organisation (default: all yours)')),
+    q: Type.Optional(
+      Text('display', {
+        maxLength: 200,
+        description: 'Only recordings whose name or transcript contains this text (case-insensitive).',
+      }),
+    ),
   },
   Strict,
 );

@@ -72,7 +72,10 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
   return {
     getVisible,
 
-    async list(actor: Principal, query: { orgId?: string; limit: number; before?: string }): Promise<ListPage> {
+    async list(
+      actor: Principal,
+      query: { orgId?: string; limit: number; before?: string; q?: string },
+    ): Promise<ListPage> {
       const orgIds = query.orgId
         ? [(await orgAccess.require(actor, query.orgId, 'use')).orgId]
         : await orgAccess.orgIdsOf(actor);
@@ -80,6 +83,7 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
         orgIds,
         limit: query.limit + 1,
         ...(query.before ? { before: decodeCursor(query.before) } : {}),
+        ...(query.q?.trim() ? { search: query.q.trim() } : {}),
       });
       const items = rows.slice(0, query.limit);
       const last = items.at(-1);

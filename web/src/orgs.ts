@@ -9,6 +9,7 @@ import { type ApiClient, ApiError, type Invitation, type Member, type Org, type 
 import { apiKeysView } from './api-keys.ts';
 import { confirmDialog, field, fill, formatDate, h, notice } from './dom.ts';
 import { incomingInvitations, inviteLink } from './invitations.ts';
+import { orgSettingsSection } from './org-settings.ts';
 
 export interface OrgsView {
   element: HTMLElement;
@@ -27,6 +28,7 @@ export function orgsView(
 ): OrgsView {
   const incoming = incomingInvitations(api, me.email, onOrgAdded);
   const keys = apiKeysView(api);
+  const settings = orgSettingsSection(api);
 
   // --- create ---
   const newName = h('input', {
@@ -249,6 +251,7 @@ export function orgsView(
     membersList,
     pendingSection,
     inviteForm,
+    settings.element,
     keys.element,
   );
 
@@ -280,7 +283,7 @@ export function orgsView(
       linkBox.hidden = true;
       // Only owners may invite owners.
       role.querySelector<HTMLOptionElement>('option[value="owner"]')!.hidden = org?.role !== 'owner';
-      await Promise.all([loadMembers(), loadPending(), keys.show(org)]);
+      await Promise.all([loadMembers(), loadPending(), keys.show(org), settings.show(org)]);
     },
     reloadIncoming: () => incoming.reload(),
   };
