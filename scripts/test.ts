@@ -1,6 +1,7 @@
 /**
  * `npm test`: unit and engine suites once, then the HTTP/WebSocket integration suites (test/*.test.ts)
- * on SQLite and again on PostgreSQL, then the browser suites (test/e2e). Extra arguments are passed to
+ * on SQLite and again on PostgreSQL, then the browser suites (test/e2e), then the cluster suites
+ * (test/cluster: several real nodes behind a load balancer). Extra arguments are passed to
  * `node --test` (e.g. `npm test -- --test-name-pattern=login`).
  *
  * The unit suite runs the BlobStore contract against a real S3 server too: before it, scripts/s3-server.sh
@@ -11,13 +12,15 @@ import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 
 const extra = process.argv.slice(2);
-const only = process.env.EARSHOT_TEST_ONLY; // unit | sqlite | postgres | e2e
+const only = process.env.EARSHOT_TEST_ONLY; // unit | sqlite | postgres | e2e | cluster
 
 const suites: { name: string; files: string[]; env: Record<string, string> }[] = [
   { name: 'unit', files: globSync('src/**/*.test.ts'), env: {} },
   { name: 'sqlite', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
   { name: 'postgres', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'postgres' } },
   { name: 'e2e', files: globSync('test/e2e/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
+  // Three real nodes on PostgreSQL and radosgw behind HAProxy (test/cluster/cluster.ts starts them).
+  { name: 'cluster', files: globSync('test/cluster/*.test.ts'), env: {} },
 ];
 
 function startS3(): Record<string, string> {
