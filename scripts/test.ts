@@ -47,7 +47,7 @@ for (const suite of suites) {
   if (only && only !== suite.name) continue;
   if (suite.files.length === 0) continue;
   console.log(`\n# suite: ${suite.name} (${suite.files.length} files)`);
-  if (suite.name === 'e2e') {
+  if (suite.name === 'e2e' || suite.name === 'cluster') {
     // The browser suites test the built page: build it if web/ changed since the last build.
     const build = spawnSync(process.execPath, ['scripts/build-web.ts', '--if-stale'], { stdio: 'inherit' });
     if (build.status !== 0) {
