@@ -43,7 +43,10 @@ interface S3Counts {
 }
 
 /** Forwards to radosgw and counts requests by kind (PUT object/part, GET, HEAD, LIST, DELETE, POST). */
-async function s3CountingProxy(target: { host: string; port: number }): Promise<{ server: Server; port: number; counts: S3Counts }> {
+async function s3CountingProxy(target: {
+  host: string;
+  port: number;
+}): Promise<{ server: Server; port: number; counts: S3Counts }> {
   const counts: S3Counts = { total: 0, byKind: {} };
   const server = createServer((client) => {
     const upstream = tcpConnect(target.port, target.host);
@@ -175,7 +178,10 @@ async function signUp(cluster: Cluster): Promise<{ token: string; orgId: string 
   const email = `bench-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
   const password = 'a long enough passphrase 42';
   await json(`${cluster.url}/api/auth/register`, { method: 'POST', body: { email, password } });
-  const { access_token: token } = await json(`${cluster.url}/api/auth/login`, { method: 'POST', body: { email, password } });
+  const { access_token: token } = await json(`${cluster.url}/api/auth/login`, {
+    method: 'POST',
+    body: { email, password },
+  });
   const me = await json(`${cluster.url}/api/auth/me`, { token });
   return { token, orgId: me.personal_org_id };
 }
