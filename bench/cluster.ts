@@ -13,10 +13,10 @@
  *
  * Results go to the "Cluster mode" section of BENCHMARKS.md.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -101,6 +101,23 @@ function delta(after: S3Counts, before: S3Counts): S3Counts {
 
 // ---- database transactions and CPU of the nodes ----
 
+/** What a benchmark phase runs against: a cluster behind its balancer, or one embedded node. */
+interface Target {
+  url: string;
+  wsUrl: string;
+  /** Ports of the node processes (their CPU is measured with their media workers). */
+  ports: number[];
+  /** Database transactions so far (NaN where not measured: SQLite). */
+  transactions(): Promise<number>;
+}
+
+const clusterTarget = (cluster: Cluster): Target => ({
+  url: cluster.url,
+  wsUrl: cluster.wsUrl,
+  ports: cluster.nodes.map((node) => node.port),
+  transactions: () => transactions(cluster),
+});
+
 async function transactions(cluster: Cluster): Promise<number> {
   // The statistics are reported with a delay of up to about half a second.
   await sleep(1000);
@@ -151,8 +168,8 @@ function cpuSeconds(pid: number): number {
 }
 
 /** CPU seconds of every node process and its media workers. */
-function clusterCpu(cluster: Cluster): number {
-  const nodes = pidsListening(cluster.nodes.map((node) => node.port));
+function nodesCpu(target: Target): number {
+  const nodes = pidsListening(target.ports);
   return nodes.flatMap((pid) => [pid, ...childrenOf(pid)]).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
@@ -174,7 +191,7 @@ async function json(url: string, init: { method?: string; token?: string; body?:
   return res.json();
 }
 
-async function signUp(cluster: Cluster): Promise<{ token: string; orgId: string }> {
+async function signUp(cluster: Target): Promise<{ token: string; orgId: string }> {
   const email = `bench-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
   const password = 'a long enough passphrase 42';
   await json(`${cluster.url}/api/auth/register`, { method: 'POST', body: { email, password } });
@@ -186,7 +203,7 @@ async function signUp(cluster: Cluster): Promise<{ token: string; orgId: string 
   return { token, orgId: me.personal_org_id };
 }
 
-async function waitReady(cluster: Cluster, token: string, ids: string[], timeoutMs: number): Promise<number> {
+async function waitReady(cluster: Target, token: string, ids: string[], timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(ids);
   let failed = 0;
@@ -216,11 +233,11 @@ interface UploadResult {
   txPerUpload: number;
 }
 
-async function uploadPhase(cluster: Cluster, counts: S3Counts, nodes: number): Promise<UploadResult> {
+async function uploadPhase(cluster: Target, counts: S3Counts, nodes: number): Promise<UploadResult> {
   const { token } = await signUp(cluster);
   const wav = longWav(6); // 30 s of speech
   const s3Before = snapshot(counts);
-  const txBefore = await transactions(cluster);
+  const txBefore = await cluster.transactions();
   const started = performance.now();
   const ids = await Promise.all(
     Array.from({ length: UPLOADS }, async (_, i) => {
@@ -237,7 +254,7 @@ async function uploadPhase(cluster: Cluster, counts: S3Counts, nodes: number): P
   const failed = await waitReady(cluster, token, ids, 600_000);
   const seconds = (performance.now() - started) / 1000;
   const s3 = delta(snapshot(counts), s3Before);
-  const tx = (await transactions(cluster)) - txBefore;
+  const tx = (await cluster.transactions()) - txBefore;
   return {
     nodes,
     uploads: UPLOADS,
@@ -276,18 +293,18 @@ interface Background {
   txPerSec: number;
 }
 
-async function idlePhase(cluster: Cluster, counts: S3Counts, seconds = 15): Promise<Background> {
+async function idlePhase(cluster: Target, counts: S3Counts, seconds = 15): Promise<Background> {
   const s3Before = snapshot(counts);
-  const txBefore = await transactions(cluster);
+  const txBefore = await cluster.transactions();
   const started = performance.now();
   await sleep(seconds * 1000);
-  const tx = (await transactions(cluster)) - txBefore;
+  const tx = (await cluster.transactions()) - txBefore;
   const wall = (performance.now() - started) / 1000;
   return { s3PerSec: delta(snapshot(counts), s3Before).total / wall, txPerSec: tx / wall };
 }
 
 async function livePhase(
-  cluster: Cluster,
+  cluster: Target,
   counts: S3Counts,
   nodes: number,
   sessions: number,
@@ -318,10 +335,10 @@ async function livePhase(
     return { client, sentAt, ackAt };
   });
   await Promise.all(clients.map(({ client }) => client.start()));
-  const cpuBefore = clusterCpu(cluster);
+  const cpuBefore = nodesCpu(cluster);
   const generatorBefore = process.cpuUsage();
   const s3Before = snapshot(counts);
-  const txBefore = await transactions(cluster);
+  const txBefore = await cluster.transactions();
   const started = performance.now();
   const chunks = Math.floor((SECONDS * 1000) / CHUNK_MS);
   for (let n = 0; n < chunks; n++) {
@@ -339,17 +356,17 @@ async function livePhase(
   }
   await sleep(1500);
   const wall = (performance.now() - started) / 1000;
-  const cpu = clusterCpu(cluster) - cpuBefore;
+  const cpu = nodesCpu(cluster) - cpuBefore;
   const generator = process.cpuUsage(generatorBefore);
   const s3Streaming = snapshot(counts);
-  const txStreaming = await transactions(cluster);
+  const txStreaming = await cluster.transactions();
   const saved = await Promise.allSettled(clients.map(({ client }) => client.stop()));
   const ids = saved.flatMap((result) => (result.status === 'fulfilled' ? [result.value.recordingId] : []));
   const notReady = await waitReady(cluster, token, ids, 600_000);
   const streamingS3 = delta(s3Streaming, s3Before);
   const streamingTx = txStreaming - txBefore;
   const finishS3 = delta(snapshot(counts), s3Streaming).total;
-  const finishTx = (await transactions(cluster)) - txStreaming;
+  const finishTx = (await cluster.transactions()) - txStreaming;
   const sessionHours = (sessions * wall) / 3600;
   const beyondIdle = (measured: number, perSec: number) => Math.max(0, measured - perSec * wall) / sessionHours;
   return {
@@ -370,6 +387,35 @@ async function livePhase(
   };
 }
 
+/** One node as `npm start` runs it (SQLite, a local folder), in a process of its own. */
+async function startEmbedded(env: Record<string, string>): Promise<{ target: Target; stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'earshot-bench-embedded-'));
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const child = spawn(process.execPath, [path.join(ROOT, 'src/main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) break;
+    if (i > 600) throw new Error('the embedded node did not start');
+    await sleep(100);
+  }
+  return {
+    target: { url, wsUrl: url.replace('http', 'ws'), ports: [port], transactions: async () => Number.NaN },
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 // ---- run ----
 
 const s3Target = new URL(
@@ -382,28 +428,42 @@ const audio = longSpeech({ format: 'webm', seconds: 300, channels: 2, bitrate: '
 const uploads: UploadResult[] = [];
 const live: LiveResult[] = [];
 const idle: (Background & { nodes: number })[] = [];
+const nodeEnv = {
+  MEDIA_WORKERS: '1',
+  LIVE_MAX_SESSIONS_PER_USER: '10000',
+  PROCESSING_MAX_RUNNING_PER_USER: '64',
+  PROCESSING_MAX_RUNNING_PER_ORG: '64',
+  LIVE_COMMIT_INTERVAL_MS: '5000',
+  LEASE_TTL_MS: '20000',
+  LOG_LEVEL: 'error',
+};
+
+// The embedded default first (SQLite and a local folder, no balancer): what cluster mode costs per session.
+const embedded = await startEmbedded(nodeEnv);
+try {
+  for (const sessions of LIVE_STEPS[1]!.slice(0, 1)) {
+    live.push(await livePhase(embedded.target, proxy.counts, 0, sessions, audio, { s3PerSec: 0, txPerSec: 0 }));
+    console.log(JSON.stringify(live.at(-1)));
+  }
+} finally {
+  await embedded.stop();
+}
+
 for (const nodes of [1, 2]) {
   const cluster = await startCluster({
     nodes,
     s3Endpoint: `http://127.0.0.1:${proxy.port}`,
-    env: {
-      MEDIA_WORKERS: '1',
-      LIVE_MAX_SESSIONS_PER_USER: '10000',
-      PROCESSING_MAX_RUNNING_PER_USER: '64',
-      PROCESSING_MAX_RUNNING_PER_ORG: '64',
-      LIVE_COMMIT_INTERVAL_MS: '5000',
-      LEASE_TTL_MS: '20000',
-      LOG_LEVEL: 'error',
-    },
+    env: nodeEnv,
   });
   try {
-    const background = await idlePhase(cluster, proxy.counts);
+    const target = clusterTarget(cluster);
+    const background = await idlePhase(target, proxy.counts);
     idle.push({ nodes, ...background });
     console.log(JSON.stringify(idle.at(-1)));
-    uploads.push(await uploadPhase(cluster, proxy.counts, nodes));
+    uploads.push(await uploadPhase(target, proxy.counts, nodes));
     console.log(JSON.stringify(uploads.at(-1)));
     for (const sessions of LIVE_STEPS[nodes]!) {
-      live.push(await livePhase(cluster, proxy.counts, nodes, sessions, audio, background));
+      live.push(await livePhase(target, proxy.counts, nodes, sessions, audio, background));
       console.log(JSON.stringify(live.at(-1)));
     }
   } finally {
@@ -412,9 +472,10 @@ for (const nodes of [1, 2]) {
 }
 proxy.server.close();
 
+const num = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : '–');
 const held = (nodes: number) =>
   live.filter((r) => r.nodes === nodes && r.held === r.sessions && r.ackP99 < 500).at(-1)?.sessions ?? 0;
-const reference = live.filter((r) => r.held === r.sessions).at(-1) ?? live[0]!;
+const reference = live.filter((r) => r.nodes > 0 && r.held === r.sessions).at(-1) ?? live.at(-1)!;
 const ms = (x: number) => `${Math.round(x)} ms`;
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const cpuModel = `${cpus().length} × ${cpus()[0]?.model.trim()}`;
@@ -435,7 +496,7 @@ committed watermark on with LIVE_COMMIT_INTERVAL_MS=5000; held = every session s
 
 | nodes | sessions | held | ack p50 / p99 | commit p50 / p99 (from sending) | server CPU per session | generator CPU per session | S3 PUTs per session-hour | DB transactions per session-hour | per recording at start and finish: S3 requests / DB transactions |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${live.map((r) => `| ${r.nodes} | ${r.sessions} | ${r.held} | ${ms(r.ackP50)} / ${ms(r.ackP99)} | ${ms(r.commitP50)} / ${ms(r.commitP99)} | ${pct(r.cpuPerSession)} | ${pct(r.generatorCpuPerSession)} | ${Math.round(r.putsPerSessionHour)} | ${Math.round(r.txPerSessionHour)} | ${r.s3PerRecording.toFixed(1)} / ${r.txPerRecording.toFixed(1)} |`).join('\n')}
+${live.map((r) => `| ${r.nodes === 0 ? '1, embedded (SQLite, local folder)' : r.nodes} | ${r.sessions} | ${r.held} | ${ms(r.ackP50)} / ${ms(r.ackP99)} | ${ms(r.commitP50)} / ${ms(r.commitP99)} | ${pct(r.cpuPerSession)} | ${pct(r.generatorCpuPerSession)} | ${num(r.putsPerSessionHour)} | ${num(r.txPerSessionHour)} | ${r.s3PerRecording.toFixed(1)} / ${Number.isFinite(r.txPerRecording) ? r.txPerRecording.toFixed(1) : '–'} |`).join('\n')}
 
 An idle cluster on its own (job polling, periodic tasks): ${idle.map((r) => `${r.nodes} node(s): ${r.txPerSec.toFixed(1)} DB transactions/s, ${r.s3PerSec.toFixed(2)} S3 requests/s`).join('; ')}; the per-session figures above are beyond that.
 
