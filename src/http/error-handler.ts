@@ -66,8 +66,10 @@ type LogLike = Pick<FastifyRequest['log'], 'error' | 'warn'>;
 
 /** Maps any thrown value to the AppError the client sees, logging the server's own failures. */
 export function errorForClient(error: unknown, log: LogLike): AppError {
-  // A database outage is a 503, never a 500: the same request may well succeed when retried.
-  const unavailable = asDatabaseUnavailable(error);
+  // A database outage is a 503, never a 500: the same request may well succeed when retried. An
+  // AppError that already says what happened (other than "internal") stands as it is.
+  const said = isAppError(error) && error.code !== 'internal';
+  const unavailable = said ? undefined : asDatabaseUnavailable(error);
   if (unavailable) {
     log.warn({ err: error }, 'database unavailable');
     return unavailable;
