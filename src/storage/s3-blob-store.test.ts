@@ -201,3 +201,30 @@ async function faultyProxy(target: URL, fail: (request: http.IncomingMessage) =>
       }),
   };
 }
+
+describe('S3 BlobStore against a server that stops answering', () => {
+  it('fails the request after the idle timeout instead of waiting forever', async () => {
+    // Accepts connections and reads requests, never answers: a frozen object store.
+    const server = http.createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const store = createS3BlobStore({
+      bucket: 'frozen',
+      prefix: '',
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      connectTimeoutMs: 1000,
+      idleTimeoutMs: 300,
+    });
+    try {
+      await assert.rejects(store.putBytes('inputs/r/live/0-1', Buffer.from('x'), { ifAbsent: true }));
+      await assert.rejects(store.list('inputs/r/'));
+    } finally {
+      await store.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { BlobInfo, BlobStore, PutOptions, PutResult } from './blob-store.ts';
 import { checkKey, checkPrefix, checkRange, objectNotFound, rangeNotSatisfiable } from './keys.ts';
 
@@ -28,6 +29,14 @@ export interface S3StoreConfig {
   forcePathStyle: boolean;
   /** Explicit keys; absent: the SDK's default chain (instance or container role, shared config files). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Longest wait to connect to the server. */
+  connectTimeoutMs: number;
+  /**
+   * Longest silence on a request's connection: a server that stops answering fails the request instead
+   * of holding it (and whatever waits for it, such as a live recording's commits) forever, while a long
+   * transfer that keeps moving is never cut.
+   */
+  idleTimeoutMs: number;
 }
 
 export interface S3StoreTuning {
@@ -49,6 +58,12 @@ export function createS3BlobStore(config: S3StoreConfig, tuning: S3StoreTuning =
   const partSize = tuning.partSize ?? 16 * MiB;
   const batchSize = tuning.batchSize ?? 1000;
   const client = new S3Client({
+    // Time limits of our own: `socketTimeout` is the handler's limit on inactivity (its `requestTimeout`
+    // only logs a warning unless told to throw, and would cut long transfers that are still moving).
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: config.connectTimeoutMs,
+      socketTimeout: config.idleTimeoutMs,
+    }),
     region: config.region,
     forcePathStyle: config.forcePathStyle,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),

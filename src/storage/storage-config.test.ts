@@ -37,6 +37,7 @@ describe('storage configuration', () => {
       AWS_SESSION_TOKEN: 'token',
       AUDIO_DELIVERY: 'redirect',
       PRESIGNED_URL_TTL_SECONDS: '60',
+      S3_IDLE_TIMEOUT_MS: '12000',
     };
     assert.deepEqual(parseStorageConfig(env, dataDir), {
       store: {
@@ -46,6 +47,8 @@ describe('storage configuration', () => {
         endpoint: 'http://127.0.0.1:7480',
         region: 'eu-west-1',
         forcePathStyle: true,
+        connectTimeoutMs: 5000,
+        idleTimeoutMs: 12000,
         credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token' },
       },
       audioDelivery: 'redirect',
@@ -62,6 +65,8 @@ describe('storage configuration', () => {
         prefix: '',
         region: 'eu-north-1',
         forcePathStyle: false,
+        connectTimeoutMs: 5000,
+        idleTimeoutMs: 30_000,
       },
     );
     const minio = parseStorageConfig({ STORAGE_URL: 's3://b12/?endpoint=https://s3.internal:9000', ...keys }, dataDir);

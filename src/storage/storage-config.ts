@@ -81,6 +81,8 @@ function parseS3(raw: string, env: Env): StorageConfig['store'] {
     region: url.searchParams.get('region') || env.AWS_REGION || 'us-east-1',
     // Self-hosted servers (an endpoint) rarely have a wildcard DNS name per bucket; AWS prefers hosts.
     forcePathStyle: pathStyle === null ? endpoint !== undefined : pathStyle === 'true',
+    connectTimeoutMs: int(env, 'S3_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
+    idleTimeoutMs: int(env, 'S3_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     ...(accessKeyId && secretAccessKey
       ? {
           credentials: {
