@@ -41,6 +41,8 @@ import { createUploadReceiver } from './recordings/uploads.ts';
 import { createBlobStore } from './storage/index.ts';
 import { createSpool } from './storage/spool.ts';
 import { webRoutes } from './web/web.routes.ts';
+import { createWebhooks } from './webhooks/index.ts';
+import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
 
 export interface BuildOptions {
   /** pino logger options or `false` (tests keep logs quiet). */
@@ -141,6 +143,15 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const spool = createSpool(path.join(config.dataDir, 'spool'));
   const recordingsRepo = createRecordingsRepo(database.db);
   const jobs = createJobsRepo(database.db, database.dialect, config.nodeId);
+  const webhooks = createWebhooks({
+    db: database.db,
+    dialect: database.dialect,
+    nodeId: config.nodeId,
+    config: config.webhooks,
+    publicUrl: config.publicUrl,
+    access: orgAccess,
+    log: app.log.child({ module: 'webhooks' }),
+  });
   const lifecycle = createLifecycle({
     db: database.db,
     repo: recordingsRepo,
@@ -151,6 +162,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     leaseMs: config.leases.leaseMs,
     failedInputRetentionSec: config.processing.failedInputRetentionSec,
     maxQueuedPerUser: config.processing.maxQueuedPerUser,
+    events: webhooks.sink,
     log: app.log.child({ module: 'recordings' }),
   });
   const runner = createJobRunner({
@@ -197,6 +209,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     audioDelivery: config.storage,
   });
   await app.register(streamRoutes, { streams, tokens, spool, chunkBytes: config.limits.streamChunkBytes });
+  await app.register(webhooksRoutes, { prefix: '/api/orgs', webhooks: webhooks.service, tokens });
 
   // Work in progress on this node's disk is worthless after a restart (everything received is in the
   // store), except the raw logs of live recordings this node still owns: recovery takes those back.
@@ -212,6 +225,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     spool,
   });
   runner.start();
+  webhooks.dispatcher.start();
 
   const leases = createNamedLeases(database.db, config.nodeId);
   const periodic = { log: app.log, leases };
@@ -232,6 +246,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     runPeriodically('expire kept inputs of failed recordings', 60 * 60_000, () => lifecycle.expireInputs(), periodic),
     runPeriodically('purge expired refresh tokens', 60 * 60_000, () => auth.purgeExpiredRefreshTokens(), periodic),
     runPeriodically('purge rate-limit windows', 10 * 60_000, () => limiter.purge(60 * 60_000), periodic),
+    runPeriodically('purge old webhook messages', 60 * 60_000, () => webhooks.purge(), periodic),
   ];
   await Promise.all(housekeeping.map((task) => task.firstRun));
 
@@ -242,6 +257,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     for (const task of housekeeping) task.stop();
     // Processing stops first (its jobs go back to the queue), then the engine, then the store and the database.
     await runner.close();
+    await webhooks.dispatcher.close();
     await media.close();
     await blobs.close();
     await database.close();

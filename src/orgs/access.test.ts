@@ -15,6 +15,7 @@ describe('organisation roles', () => {
       invite: ['owner', 'admin'],
       removeMember: ['owner', 'admin'],
       manageOwners: ['owner'],
+      manageWebhooks: ['owner', 'admin'],
     };
     assert.deepEqual(Object.keys(table).sort(), Object.keys(LEAST_ROLE).sort());
     for (const [action, permitted] of Object.entries(table) as [OrgAction, OrgRole[]][]) {

@@ -21,6 +21,8 @@ export const LEAST_ROLE = {
   removeMember: 'admin',
   /** Invite someone as an owner, and remove an owner. */
   manageOwners: 'owner',
+  /** Add, change and delete webhook endpoints, see their secrets once and their delivery log. */
+  manageWebhooks: 'admin',
 } as const satisfies Record<string, OrgRole>;
 
 export type OrgAction = keyof typeof LEAST_ROLE;
