@@ -6,6 +6,7 @@
 import { type ApiClient, ApiError, type Invitation, type Member, type Org, type Role } from './api.ts';
 import { confirmDialog, field, fill, formatDate, h, notice } from './dom.ts';
 import { incomingInvitations, inviteLink } from './invitations.ts';
+import { webhooksPanel } from './webhooks.ts';
 
 export interface OrgsView {
   element: HTMLElement;
@@ -23,6 +24,7 @@ export function orgsView(
   onOrgAdded: (org: Org) => Promise<void>,
 ): OrgsView {
   const incoming = incomingInvitations(api, me.email, onOrgAdded);
+  const webhooks = webhooksPanel(api);
 
   // --- create ---
   const newName = h('input', {
@@ -262,6 +264,7 @@ export function orgsView(
         createForm,
       ),
     ),
+    webhooks.element,
   );
 
   return {
@@ -275,7 +278,7 @@ export function orgsView(
       linkBox.hidden = true;
       // Only owners may invite owners.
       role.querySelector<HTMLOptionElement>('option[value="owner"]')!.hidden = org?.role !== 'owner';
-      await Promise.all([loadMembers(), loadPending()]);
+      await Promise.all([loadMembers(), loadPending(), webhooks.show(org)]);
     },
     reloadIncoming: () => incoming.reload(),
   };
