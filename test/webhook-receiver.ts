@@ -3,6 +3,7 @@
  * headers, raw body) and answers as the test says, per request: a status code, or `hang` (never answer:
  * a timeout for the sender). Tests verify each delivery with the `standardwebhooks` library.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -31,13 +32,35 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** The Standard Webhooks check, with the library receivers use: throws unless a signature matches `secret`. */
+/**
+ * The Standard Webhooks check, with the library receivers use and with the documented recipe by hand:
+ * throws unless a signature matches `secret`.
+ */
 export function verify(delivery: ReceivedDelivery, secret: string): unknown {
-  return new Webhook(secret).verify(delivery.body, {
+  const headers = {
     'webhook-id': delivery.id,
     'webhook-timestamp': delivery.timestamp,
     'webhook-signature': delivery.signature,
+  };
+  const parsed = new Webhook(secret).verify(delivery.body, headers);
+  verifyByHand(secret, headers, delivery.body);
+  return parsed;
+}
+
+/** The raw HMAC recipe of docs/integrations.md ("By hand"), so the documented recipe is tested. */
+export function verifyByHand(secret: string, headers: Record<string, string>, body: string): unknown {
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  const expected = createHmac('sha256', key)
+    .update(`${headers['webhook-id']}.${headers['webhook-timestamp']}.${body}`)
+    .digest();
+  const fresh = Math.abs(Date.now() / 1000 - Number(headers['webhook-timestamp'])) <= 300;
+  const signed = headers['webhook-signature']!.split(' ').some((entry) => {
+    const [version, signature] = entry.split(',');
+    const given = Buffer.from(signature ?? '', 'base64');
+    return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
   });
+  if (!fresh || !signed) throw new Error('not a genuine Earshot webhook');
+  return JSON.parse(body);
 }
 
 export async function startReceiver(): Promise<Receiver> {
