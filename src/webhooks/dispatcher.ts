@@ -96,8 +96,8 @@ export function createDispatcher(deps: DispatcherDeps) {
         body: message.payload,
         signal: controller.signal,
       });
-      if (controller.signal.aborted) {
-        // Our shutdown: hand it back uncounted; the next node or start sends it.
+      if (controller.signal.aborted && result.kind === 'error') {
+        // Our shutdown cut the attempt short: hand it back uncounted; the next node or start sends it.
         await repo.release(delivery);
         return;
       }

@@ -148,7 +148,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
         description:
           'The old secret keeps signing beside the new one for `overlap_seconds` (default a day): each ' +
           'delivery then carries two signatures, and a receiver verifying with either secret accepts it, ' +
-          'so the receiver can switch to the new secret at any time within the overlap.',
+          'so the receiver can switch to the new secret at any time within the overlap. Send `{}` for the default.',
         params: EndpointParams,
         body: RotateBody,
         response: { 200: EndpointWithSecret, ...errors },
