@@ -571,6 +571,46 @@ describe('webhooks across a restart', () => {
   });
 });
 
+describe('webhooks on two nodes', () => {
+  it('delivers each message once when two nodes share the database', async () => {
+    const receiver = await startReceiver();
+    const first = await startTestServer({ env: { ...FAST, NODE_ID: 'node-a' } });
+    let second: TestServer | undefined;
+    try {
+      second = await startTestServer({
+        env: { ...FAST, NODE_ID: 'node-b' },
+        reuse: { dataDir: first.dataDir, ...(first.schema ? { schema: first.schema } : {}) },
+      });
+      const user = await registerUser(first);
+      const endpoint = await addEndpoint(first, user, `${receiver.url}/shared`);
+      const sent = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          api(i % 2 ? second! : first, 'POST', `/api/orgs/${user.orgId}/webhooks/${endpoint.id}/test`, {
+            token: user.token,
+          }),
+        ),
+      );
+      const got = await receivedAt(receiver, '/shared', sent.length, endpoint.secret);
+      assert.deepEqual(
+        got.map((delivery) => delivery.id).sort(),
+        sent.map((response) => response.body.message_id).sort(),
+        'every message arrived exactly once',
+      );
+      const log = await eventually(async () => {
+        const items = await deliveries(first, user, endpoint.id, '?limit=100');
+        assert.ok(items.every((item) => item.status === 'delivered'));
+        return items;
+      }, WAIT);
+      assert.ok(log.every((item) => item.attempts === 1));
+      assert.equal(receiver.at('/shared').length, sent.length, 'and none twice');
+    } finally {
+      await second?.stop();
+      await first.close();
+      await receiver.close();
+    }
+  });
+});
+
 describe('webhooks to private addresses', () => {
   it('refuses loopback, private and link-local targets when adding an endpoint', async () => {
     const server = await startTestServer({ env: { PUBLIC_URL } });
