@@ -12,8 +12,9 @@ export const subscribedTypes = (eventTypes: string): string[] => JSON.parse(even
  * The lifecycle's event sink: called inside the transaction of every change to a recording, it writes
  * the event's message and one pending delivery per subscribed endpoint in that same transaction (a
  * transactional outbox), so a message exists exactly when its change committed, and survives restarts
- * until the dispatcher has sent it. The recording's version counter moves on every event, subscribers or
- * not, so versions reflect the recording's history and only grow.
+ * until the dispatcher has sent it. An event no enabled endpoint subscribed to leaves no message. The
+ * recording's version counter moves on every event, subscribers or not, so versions reflect the
+ * recording's history and only grow.
  */
 export function createWebhookOutbox(deps: { repo: WebhooksRepo; publicUrl: string }): RecordingEventSink {
   const { repo, publicUrl } = deps;
