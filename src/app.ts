@@ -1,8 +1,10 @@
 import path from 'node:path';
 import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createApiKeysRepo } from './api-keys/api-keys.repo.ts';
+import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
+import { createApiKeysService } from './api-keys/api-keys.service.ts';
 import { authRoutes } from './auth/auth.routes.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createPasswordHasher } from './auth/passwords.ts';
@@ -14,8 +16,11 @@ import { createRateLimiter } from './cluster/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { waitForDatabase } from './db/startup.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
+import { docsRoutes } from './http/docs.routes.ts';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { registerIdleTimeout } from './http/idle-timeout.ts';
+import { validatorCompiler } from './http/validation.ts';
 import { createJobsRepo } from './jobs/jobs.repo.ts';
 import { createJobRunner } from './jobs/runner.ts';
 import { registerLive } from './live/index.ts';
@@ -28,6 +33,9 @@ import { createInvitationsService } from './orgs/invitations.service.ts';
 import { createOrgsRepo } from './orgs/orgs.repo.ts';
 import { orgsRoutes } from './orgs/orgs.routes.ts';
 import { createOrgsService } from './orgs/orgs.service.ts';
+import { createOrgSettingsRepo } from './orgs/settings.repo.ts';
+import { orgSettingsRoutes } from './orgs/settings.routes.ts';
+import { createOrgSettingsService } from './orgs/settings.service.ts';
 import { runPeriodically } from './periodic.ts';
 import { createKeyedLock } from './recordings/keyed-lock.ts';
 import { createLifecycle } from './recordings/lifecycle.ts';
@@ -40,6 +48,12 @@ import { createStreamService } from './recordings/stream.service.ts';
 import { createUploadReceiver } from './recordings/uploads.ts';
 import { createBlobStore } from './storage/index.ts';
 import { createSpool } from './storage/spool.ts';
+import { transcribeWhenReady } from './transcripts/auto-transcribe.ts';
+import { createTranscriptionProvider } from './transcripts/providers.ts';
+import { createTranscribeHandler } from './transcripts/transcribe-job.ts';
+import { createTranscriptsRepo } from './transcripts/transcripts.repo.ts';
+import { transcriptsRoutes } from './transcripts/transcripts.routes.ts';
+import { createTranscriptsService } from './transcripts/transcripts.service.ts';
 import { webRoutes } from './web/web.routes.ts';
 import { createWebhooks } from './webhooks/index.ts';
 import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
@@ -64,6 +78,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     trustProxy: config.trustProxy,
     // Request ids make a client's error report findable in the logs.
     requestIdHeader: 'x-request-id',
+    // Errors Fastify and Node answer on their own (bad URL, malformed request) get the table's shape too.
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const database: DatabaseHandle = openDatabase(config.databaseUrl, {
@@ -79,13 +96,25 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     throw error;
   }
 
-  const tokens = createTokenService(config.jwt);
-  const orgAccess = createOrgAccess(database.db);
   const users = createUsersRepo(database.db);
+  const orgAccess = createOrgAccess(database.db);
+  const apiKeys = createApiKeysService({ repo: createApiKeysRepo(database.db), access: orgAccess });
+  const tokens = createTokenService(config.jwt, users, apiKeys);
   const orgsRepo = createOrgsRepo(database.db, database.dialect);
   const limiter = createRateLimiter(database.db);
 
+  // One validator for every route, so every route refuses what another refuses (src/http/validation.ts).
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON (and the forms and binary types routes add) only: a text/plain body would skip the checks of a
+  // route that declares its schema per content type (login), and no route takes text.
+  app.removeContentTypeParser('text/plain');
+
   registerErrorHandling(app);
+  registerIdleTimeout(app, config.http.idleTimeoutMs);
+  // Which node answered: for operators reading a balancer's logs, and for the cluster tests.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-earshot-node', config.nodeId);
+  });
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -93,10 +122,20 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         version: '0.1.0',
         description: 'Meeting audio capture: accounts, uploads, chunked streams and live recording.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT or API key',
+            description:
+              "A person's access token (a JWT from /api/auth/login), or an organisation's API key (esk_…, docs/integrations.md)",
+          },
+        },
+      },
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(docsRoutes);
 
   await app.register(healthRoutes, { database });
   const auth = createAuthService({
@@ -120,6 +159,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   });
   const orgs = createOrgsService({ orgs: orgsRepo, access: orgAccess });
   await app.register(orgsRoutes, { prefix: '/api/orgs', orgs, tokens });
+  await app.register(apiKeysRoutes, { prefix: '/api/orgs', apiKeys, tokens });
   const invitations = createInvitationsService({
     invitations: createInvitationsRepo(database.db, database.dialect),
     orgs: orgsRepo,
@@ -129,6 +169,12 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     limits: config.invitations,
   });
   await app.register(invitationsRoutes, { prefix: '/api', invitations, tokens });
+  const orgSettings = createOrgSettingsRepo(database.db);
+  await app.register(orgSettingsRoutes, {
+    prefix: '/api/orgs',
+    settings: createOrgSettingsService({ repo: orgSettings, access: orgAccess }),
+    tokens,
+  });
 
   const media = createMediaEngine({
     workers: config.media.workers,
@@ -152,6 +198,15 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     access: orgAccess,
     log: app.log.child({ module: 'webhooks' }),
   });
+  const transcriptQueue = {
+    transcripts: createTranscriptsRepo(database.db),
+    jobs,
+    provider: createTranscriptionProvider(config.transcription, media),
+    language: config.transcription.provider === 'off' ? null : config.transcription.language,
+  };
+  // What the lifecycle reports, and the transcribe job's transcript.ready, go through one sink; an
+  // org with auto-transcription gets its ready recordings' transcripts queued by it.
+  const recordingEvents = transcribeWhenReady(webhooks.sink, { ...transcriptQueue, settings: orgSettings });
   const lifecycle = createLifecycle({
     db: database.db,
     repo: recordingsRepo,
@@ -162,7 +217,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     leaseMs: config.leases.leaseMs,
     failedInputRetentionSec: config.processing.failedInputRetentionSec,
     maxQueuedPerUser: config.processing.maxQueuedPerUser,
-    events: webhooks.sink,
+    events: recordingEvents,
     log: app.log.child({ module: 'recordings' }),
   });
   const runner = createJobRunner({
@@ -177,6 +232,17 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         maxDurationSec: config.limits.maxDurationSec,
         liveAheadSec: config.live.maxAudioAheadSec,
       }),
+      transcribe: createTranscribeHandler({
+        db: database.db,
+        transcripts: transcriptQueue.transcripts,
+        recordings: recordingsRepo,
+        blobs,
+        spool,
+        provider: transcriptQueue.provider,
+        language: transcriptQueue.language,
+        events: recordingEvents,
+        log: app.log.child({ module: 'transcripts' }),
+      }),
     },
     log: app.log.child({ module: 'jobs' }),
     concurrency: config.media.workers,
@@ -189,6 +255,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   lifecycle.events.on('queued', runner.wake);
   lifecycle.events.on('event', (event) => {
     if (event.type === 'removed') runner.cancel(event.recordingId);
+    // A ready recording may have queued its transcript (auto-transcription): look now.
+    if (event.type === 'settled' && event.recording.status === 'ready') runner.wake();
   });
   const recordings = createRecordingsService({ repo: recordingsRepo, blobs, lifecycle, orgAccess });
   const uploads = createUploadReceiver({ spool, orgAccess, lifecycle, waitMs: config.media.processingWaitMs });
@@ -209,6 +277,14 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     audioDelivery: config.storage,
   });
   await app.register(streamRoutes, { streams, tokens, spool, chunkBytes: config.limits.streamChunkBytes });
+  const transcripts = createTranscriptsService({
+    ...transcriptQueue,
+    db: database.db,
+    getVisible: recordings.getVisible,
+    maxQueuedPerUser: config.processing.maxQueuedPerUser,
+    onQueued: runner.wake,
+  });
+  await app.register(transcriptsRoutes, { transcripts, tokens });
   await app.register(webhooksRoutes, { prefix: '/api/orgs', webhooks: webhooks.service, tokens });
 
   // Work in progress on this node's disk is worthless after a restart (everything received is in the

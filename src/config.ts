@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseStorageConfig, type StorageConfig } from './storage/storage-config.ts';
+import { parseTranscriptionConfig, type TranscriptionConfig } from './transcripts/transcription-config.ts';
 import { parseWebhookConfig, type WebhookConfig } from './webhooks/webhook-config.ts';
 
 /**
@@ -34,6 +35,8 @@ export interface Config {
   publicUrl: string;
   /** Outgoing webhooks: delivery timeout, retry schedule, which private networks they may reach. */
   webhooks: WebhookConfig;
+  /** Speech to text: the provider that makes transcripts, or off (src/transcripts/transcription-config.ts). */
+  transcription: TranscriptionConfig;
   jwt: {
     secret: Uint8Array;
     keyId: string;
@@ -49,6 +52,10 @@ export interface Config {
   rateLimit: { authPerIpPerMinute: number; authPerAccountPerMinute: number };
   /** Invitations to organisations: how long a link works, and how many an inviter and an org may send per hour. */
   invitations: { ttlSec: number; perInviterPerHour: number; perOrgPerHour: number };
+  http: {
+    /** A request whose headers or body receive no byte for this long is cut (408 for a body). */
+    idleTimeoutMs: number;
+  };
   limits: {
     jsonBodyBytes: number;
     uploadBytes: number;
@@ -265,6 +272,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     storage,
     publicUrl: parsePublicUrl(env.PUBLIC_URL, host, port),
     webhooks: parseWebhookConfig(env),
+    transcription: parseTranscriptionConfig(env),
     jwt: {
       secret,
       keyId: env.JWT_KEY_ID || 'k1',
@@ -291,6 +299,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       ttlSec: int(env, 'INVITATION_TTL_SECONDS', 7 * 24 * 3600, 60, 90 * 24 * 3600),
       perInviterPerHour: int(env, 'INVITE_RATE_LIMIT_PER_INVITER', 20, 1),
       perOrgPerHour: int(env, 'INVITE_RATE_LIMIT_PER_ORG', 50, 1),
+    },
+    http: {
+      idleTimeoutMs: int(env, 'HTTP_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     },
     limits: {
       jsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 64 * 1024, 1024),

@@ -6,12 +6,19 @@
  */
 export const ERRORS = {
   bad_request: { http: 400, ws: 1008 },
+  // HTTP only: request framing and transport (src/http/error-handler.ts, src/http/body-timeout.ts).
+  request_timeout: { http: 408, ws: 1008 },
+  uri_too_long: { http: 414, ws: 1008 },
+  range_not_satisfiable: { http: 416, ws: 1008 },
+  headers_too_large: { http: 431, ws: 1008 },
   validation_failed: { http: 422, ws: 1008 },
   weak_password: { http: 422, ws: 1008 },
   unauthenticated: { http: 401, ws: 1008 },
   invalid_credentials: { http: 401, ws: 1008 },
   invalid_token: { http: 401, ws: 1008 },
   forbidden: { http: 403, ws: 1008 },
+  // RFC 6750 §3.1: the API key is valid but lacks the scope the action needs.
+  insufficient_scope: { http: 403, ws: 1008 },
   not_found: { http: 404, ws: 4404 },
   conflict: { http: 409, ws: 4409 },
   email_taken: { http: 409, ws: 1008 },
@@ -23,12 +30,18 @@ export const ERRORS = {
   rate_limited: { http: 429, ws: 4429 },
   too_many_sessions: { http: 429, ws: 4429 },
   busy: { http: 503, ws: 1013 },
-  /** Object storage is unreachable; retry later (1011: the recording is kept, resume or retry). */
-  unavailable: { http: 503, ws: 1011 },
+  /** Not ready, or a dependency (object storage) is unreachable: retry later. */
+  unavailable: { http: 503, ws: 1013 },
+  /** The disk (or quota) is full: ENOSPC or EDQUOT anywhere in an error's cause chain. */
   insufficient_storage: { http: 507, ws: 1011 },
   // The database is unreachable, timed out or went away (src/db/unavailable.ts); 1013 = try again later.
   database_unavailable: { http: 503, ws: 1013 },
   media_timeout: { http: 422, ws: 4408 },
+  // Transcripts (src/transcripts/): no provider configured or the local engine cannot run; the provider
+  // refused the audio (a verdict: not retried); the provider failed, timed out or answered nonsense.
+  transcription_unavailable: { http: 503, ws: 1011 },
+  transcription_refused: { http: 422, ws: 1011 },
+  transcription_provider_error: { http: 502, ws: 1011 },
   // Live sessions (src/live/protocol.ts documents when each is used).
   handshake_timeout: { http: 408, ws: 1008 },
   idle_timeout: { http: 408, ws: 4408 },
@@ -68,3 +81,30 @@ export class AppError extends Error {
 }
 
 export const isAppError = (value: unknown): value is AppError => value instanceof AppError;
+
+/** errno codes that mean "no space left": the device is full (ENOSPC) or the user's quota is (EDQUOT). */
+const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
+
+/** True when `error`, or an error in its `cause` chain, is a full disk or quota. */
+export function isStorageFull(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth += 1) {
+    if (STORAGE_FULL.has((current as NodeJS.ErrnoException).code ?? '')) return true;
+  }
+  return false;
+}
+
+/**
+ * Any thrown value as an AppError, for HTTP and the live protocol alike: an AppError as it is (unless
+ * it is `internal` caused by a full disk), a full disk wherever it was raised as `insufficient_storage`,
+ * anything else as `internal` (its details stay in the logs).
+ */
+export function toAppError(error: unknown): AppError {
+  if (isAppError(error) && error.code !== 'internal') return error;
+  if (isStorageFull(error)) {
+    return new AppError('insufficient_storage', 'the server has no storage space left; try again later', {
+      cause: error,
+    });
+  }
+  if (isAppError(error)) return error;
+  return new AppError('internal', 'internal server error', { cause: error });
+}

@@ -24,7 +24,11 @@ try {
   }
   throw error;
 }
-await app.listen({ host: config.host, port: config.port });
+const address = await app.listen({ host: config.host, port: config.port });
+app.log.info(
+  { node: config.nodeId, cluster: config.cluster },
+  `Earshot is listening on ${address}: the web app at ${address}/, the API docs at ${address}/docs`,
+);
 
 // Graceful shutdown: stop accepting, let live sessions save what they received, then exit.
 let closing = false;

@@ -26,6 +26,26 @@ describe('health and docs', () => {
     assert.match(await page.text(), /swagger/i);
   });
 
+  it('serves the docs page, its files and the document with CSP, nosniff and no referrer', async () => {
+    for (const route of [
+      '/docs/',
+      '/docs/json',
+      '/docs/static/swagger-ui.css',
+      '/docs/static/swagger-initializer.js',
+    ]) {
+      const res = await fetch(server.url + route);
+      assert.equal(res.status, 200, route);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /default-src 'none'/, route);
+      assert.match(csp, /frame-ancestors 'none'/, route);
+      assert.match(csp, /script-src 'self'(;|$)/, route);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', route);
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer', route);
+    }
+    // Only the docs: the API keeps its own headers.
+    assert.equal((await fetch(`${server.url}/healthz`)).headers.get('content-security-policy'), null);
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const res = await api(server, 'GET', '/nope');
     assert.equal(res.status, 404);

@@ -176,12 +176,15 @@ export async function waitForRecording(
 }
 
 /** The server's object store, opened from its configuration: what is stored, as the server sees it. */
-export function storeOf(server: Pick<TestServer, 'config'>): BlobStore {
-  return createBlobStore(server.config.storage);
+export function storeOf(server: Pick<TestServer, 'config'> | { store: BlobStore }): BlobStore {
+  return 'store' in server ? server.store : createBlobStore(server.config.storage);
 }
 
 /** The bytes stored under `prefix`, objects concatenated in key order (stream chunks, live segments). */
-export async function storedBytes(server: Pick<TestServer, 'config'>, prefix: string): Promise<Buffer> {
+export async function storedBytes(
+  server: Pick<TestServer, 'config'> | { store: BlobStore },
+  prefix: string,
+): Promise<Buffer> {
   const store = storeOf(server);
   const parts: Buffer[] = [];
   for (const object of await store.list(prefix)) {

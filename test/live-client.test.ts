@@ -15,7 +15,7 @@ import {
   LiveRecordingClient,
   LiveRecordingError,
 } from '../web/src/live-client.ts';
-import { registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
+import { eventually, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
 import { FIXTURES, longFixture, openSocket, probeAudio, waitForRecording } from './live-helpers.ts';
 
 interface Proxy {
@@ -88,7 +88,7 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
   let server: TestServer;
   let user: TestUser;
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { LIVE_COMMIT_INTERVAL_MS: '200' } });
     user = await registerUser(server);
   });
   after(() => server.close());
@@ -104,7 +104,7 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
       ...overrides,
     });
 
-  it('records: start, send, stop → saved, with acks emptying its buffer', async () => {
+  it('records: start, send, stop → saved, with commits emptying its buffer', async () => {
     const bytes = webm;
     const events: LiveClientEvent[] = [];
     const client = new LiveRecordingClient({
@@ -118,12 +118,15 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
       client.send(bytes.subarray(i, i + 1000));
       await sleep(20);
     }
-    assert.ok(client.bufferedBytes < bytes.length, 'acknowledged bytes were dropped from the buffer');
+    await eventually(() => assert.ok(client.committedBytes > 0, 'commits arrive while recording'));
+    assert.ok(client.bufferedBytes < bytes.length, 'committed bytes were dropped from the buffer');
+    assert.ok(client.ackedBytes >= client.committedBytes, 'nothing is committed before it is acknowledged');
     const saved = await client.stop();
     assert.equal(saved.recordingId, recordingId);
     assert.equal(saved.bytes, bytes.length);
     assert.ok(Math.abs((saved.duration ?? 0) - 5) < 0.1);
     assert.ok(events.some((e) => e.type === 'ack'));
+    assert.ok(events.some((e) => e.type === 'committed'));
     // The end, once the server has closed: stopped by us, with the saved recording.
     const ended = await eventOf(events, 'ended');
     assert.deepEqual([ended.reason, ended.saved, ended.code], ['stopped', saved, 1000]);

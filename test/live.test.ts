@@ -125,6 +125,24 @@ describe('live recording: seed handshake and finalisation', () => {
       });
     }
 
+    for (const key of ['name', 'meeting_link', 'org_id'] as const) {
+      it(`closes 1008 with a reason naming "${key}" when it is missing (the seed's three keys are required)`, async () => {
+        const client = await authenticated();
+        const { [key]: _, ...rest } = { name: 'x', meeting_link: '', org_id: user.orgId };
+        client.send(rest);
+        const closed = await expectRefused(client, 'validation_failed');
+        assert.match(closed.reason, new RegExp(`"${key}" is required`));
+      });
+    }
+
+    it('closes 1008 on control characters in the name or the link', async () => {
+      for (const meta of [{ name: 'a\u0000b' }, { name: 'x\u202e' }, { meeting_link: 'https://x.example/\u001b' }]) {
+        const client = await authenticated();
+        client.send({ name: 'x', meeting_link: '', org_id: user.orgId, ...meta });
+        await expectRefused(client, 'validation_failed');
+      }
+    });
+
     it('closes 1008 on metadata that is not JSON, or binary before metadata', async () => {
       const a = await authenticated();
       a.send('{"name":');

@@ -51,3 +51,15 @@ export function decodedSeconds(bytes: Buffer): number {
   );
   return pcm.length / 32000;
 }
+
+/** The speech fixture's WAV repeated `copies` times (5 s each): a long upload, made in memory. */
+export function longWav(copies: number): Buffer {
+  const source = readFileSync(path.join(FIXTURES, 'speech.wav'));
+  const dataAt = source.indexOf('data') + 8;
+  const pcm = source.subarray(dataAt);
+  const header = Buffer.from(source.subarray(0, dataAt));
+  const total = pcm.length * copies;
+  header.writeUInt32LE(36 + total, 4);
+  header.writeUInt32LE(total, dataAt - 4);
+  return Buffer.concat([header, ...Array.from({ length: copies }, () => pcm)]);
+}

@@ -13,6 +13,7 @@ import {
   type TestUser,
   waitForRecording,
 } from './helpers.ts';
+import { longWav } from './speech.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
@@ -43,16 +44,6 @@ async function eventually(check: () => Promise<void>, ms = 3000): Promise<void> 
 }
 
 /** A WAV of `copies` × the speech fixture's PCM (16 kHz mono s16), built at run time. */
-async function longWav(copies: number): Promise<Buffer> {
-  const source = await readFile(path.join(FIXTURES, 'speech.wav'));
-  const dataAt = source.indexOf('data') + 8;
-  const pcm = source.subarray(dataAt);
-  const header = Buffer.from(source.subarray(0, dataAt));
-  const total = pcm.length * copies;
-  header.writeUInt32LE(36 + total, 4);
-  header.writeUInt32LE(total, dataAt - 4);
-  return Buffer.concat([header, ...Array.from({ length: copies }, () => pcm)]);
-}
 
 const spoolEntries = async (server: TestServer) =>
   readdir(path.join(server.dataDir, 'spool')).catch(() => [] as string[]);

@@ -389,7 +389,7 @@ describe('webhooks', () => {
     );
   });
 
-  it('lets owners and admins manage endpoints, refuses members (403) and outsiders (404)', async () => {
+  it('lets owners, admins and admin-scoped API keys manage endpoints, refuses members (403) and outsiders (404)', async () => {
     const owner = await registerUser(server);
     const admin = await registerUser(server);
     const member = await registerUser(server);
@@ -426,7 +426,21 @@ describe('webhooks', () => {
     await waitForRecording(server, member, uploaded.body.id);
     const got = await receivedAt(receiver, '/team', 2, created.body.secret);
     assert.deepEqual(types(got), ['recording.started', 'recording.ready']);
-    assert.equal((await api(server, 'DELETE', endpointRoute, { token: admin.token })).status, 204);
+    // An API key manages webhooks with the `admin` scope (and its creator's role); `read` is not enough.
+    const keyWith = async (scopes: string[]) => {
+      const key = await api(server, 'POST', `/api/orgs/${org.body.id}/api-keys`, {
+        token: admin.token,
+        json: { name: `hooks ${scopes.join('+')}`, scopes },
+      });
+      assert.equal(key.status, 201, JSON.stringify(key.body));
+      return key.body.token as string;
+    };
+    const adminKey = await keyWith(['admin']);
+    assert.equal((await api(server, 'GET', route, { token: adminKey })).body.endpoints.length, 1);
+    const readKey = await api(server, 'GET', route, { token: await keyWith(['read']) });
+    assert.equal(readKey.status, 403);
+    assert.equal(readKey.body.error, 'insufficient_scope');
+    assert.equal((await api(server, 'DELETE', endpointRoute, { token: adminKey })).status, 204);
     assert.equal((await api(server, 'GET', route, { token: owner.token })).body.endpoints.length, 0);
   });
 

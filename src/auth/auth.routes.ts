@@ -1,5 +1,5 @@
 import formbody from '@fastify/formbody';
-import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { Type } from 'typebox';
@@ -30,11 +30,7 @@ export interface AuthRoutesOptions {
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   const { auth, tokens } = options;
-  // Strict validation here: TypeBox's checker does not coerce body values (Fastify's default Ajv setup
-  // turns `12345678` into the password "12345678") and rejects unknown properties instead of dropping them.
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
-  // Only JSON and (for login) the OAuth2 form: a text/plain body would skip per-content-type validation.
-  app.removeContentTypeParser('text/plain');
+  // Login also takes the OAuth2 password form (text/plain bodies are refused at the app root).
   await app.register(formbody, { bodyLimit: options.bodyLimit });
   // Every login and register attempt counts against the client's address, on every node alike: each
   // one costs an Argon2 hash.
@@ -129,9 +125,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         tags,
         summary: 'The signed-in user and their organisations with roles',
         security: [{ bearer: [] }],
-        response: { 200: MeSchema, 401: ErrorSchema },
+        response: { 200: MeSchema, 401: ErrorSchema, 403: ErrorSchema },
       },
     },
-    async (request) => auth.me(request.user.id),
+    async (request) => auth.me(request.user),
   );
 };

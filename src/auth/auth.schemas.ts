@@ -1,10 +1,12 @@
 import { Type } from 'typebox';
 import { OrgWithRoleSchema } from '../orgs/orgs.schemas.ts';
+import { Text } from '../text-policy.ts';
 
 /**
  * Request and response shapes of /api/auth. Bodies reject unknown properties; strings are bounded so
- * no request can make the server hash or store an unbounded value. Length and strength rules with
- * their explanations live in credentials.ts (they count characters after normalisation).
+ * no request can make the server hash or store an unbounded value, and follow the text rules of
+ * src/text-policy.ts. Length and strength rules with their explanations live in credentials.ts (they
+ * count characters after normalisation).
  */
 
 export const ErrorSchema = Type.Object(
@@ -12,15 +14,20 @@ export const ErrorSchema = Type.Object(
   { description: 'An error: a stable code and a message saying what to fix' },
 );
 
-const Email = Type.String({ minLength: 1, maxLength: 320, description: 'e-mail address (trimmed, lower-cased)' });
+const Email = Text('display', {
+  minLength: 1,
+  maxLength: 320,
+  description: 'e-mail address (trimmed, lower-cased)',
+});
 // Generous bound: the policy (8 to 256 characters) is checked after NFKC normalisation with a clear message.
-const Password = Type.String({ minLength: 1, maxLength: 1024 });
+const Password = Text('password', { minLength: 1, maxLength: 1024 });
+const Opaque = Text('plain', { maxLength: 1000 });
 
 export const RegisterBody = Type.Object(
   {
     email: Email,
-    password: Type.String({ maxLength: 1024, description: '8 to 256 characters, not a commonly used password' }),
-    name: Type.Optional(Type.String({ maxLength: 200 })),
+    password: Text('password', { maxLength: 1024, description: '8 to 256 characters, not a commonly used password' }),
+    name: Type.Optional(Text('display', { maxLength: 200 })),
   },
   { additionalProperties: false },
 );
@@ -33,15 +40,15 @@ export const LoginFormBody = Type.Object(
     username: Email,
     password: Password,
     grant_type: Type.Optional(Type.Literal('password')),
-    scope: Type.Optional(Type.String({ maxLength: 1000 })),
-    client_id: Type.Optional(Type.String({ maxLength: 1000 })),
-    client_secret: Type.Optional(Type.String({ maxLength: 1000 })),
+    scope: Type.Optional(Opaque),
+    client_id: Type.Optional(Opaque),
+    client_secret: Type.Optional(Opaque),
   },
   { additionalProperties: false },
 );
 
 export const RefreshBody = Type.Object(
-  { refresh_token: Type.String({ minLength: 1, maxLength: 512 }) },
+  { refresh_token: Text('plain', { minLength: 1, maxLength: 512 }) },
   { additionalProperties: false },
 );
 

@@ -2,9 +2,11 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { RateLimiter, RateRule } from '../cluster/rate-limiter.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { personOnly } from '../orgs/access.ts';
 import type { OrgsRepo, OrgWithRole } from '../orgs/orgs.repo.ts';
 import { emailProblem, normaliseEmail, normalisePassword, passwordProblem } from './credentials.ts';
 import type { PasswordHasher } from './passwords.ts';
+import type { Principal } from './principal.ts';
 import type { RefreshTokensRepo } from './refresh-tokens.repo.ts';
 import type { TokenService } from './tokens.ts';
 import type { PublicUser, UsersRepo } from './users.repo.ts';
@@ -23,7 +25,8 @@ export interface AuthService {
   refresh(refreshToken: string): Promise<TokenPair>;
   /** Revokes the family of the given refresh token; unknown tokens are ignored (RFC 7009 §2.2). */
   logout(refreshToken: string): Promise<void>;
-  me(userId: string): Promise<PublicUser & { orgs: OrgWithRole[] }>;
+  /** A person's account; an API key gets 403 (it acts in one org, and must not reach its creator's account). */
+  me(actor: Principal): Promise<PublicUser & { orgs: OrgWithRole[] }>;
   /** Housekeeping: deletes refresh tokens past their expiry; returns how many. */
   purgeExpiredRefreshTokens(): Promise<number>;
 }
@@ -156,7 +159,8 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
 
     purgeExpiredRefreshTokens: () => refreshTokens.deleteExpired(new Date().toISOString()),
 
-    async me(userId) {
+    async me(actor) {
+      const userId = personOnly(actor, 'read its creator’s account');
       const user = await users.findById(userId);
       if (!user) throw new AppError('invalid_token', 'the account for this token no longer exists');
       return { ...user, orgs: await orgs.listForUser(userId) };

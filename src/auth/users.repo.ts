@@ -9,6 +9,8 @@ export interface UsersRepo {
   findByEmail(email: string): Promise<User | undefined>;
   findById(id: string): Promise<PublicUser | undefined>;
   findIdByEmail(email: string): Promise<string | undefined>;
+  /** True while the account exists (an access token outlives a deleted account). */
+  exists(id: string): Promise<boolean>;
   /** Creates the user, their personal organisation and their owner membership in one transaction. */
   createWithPersonalOrg(input: {
     email: string;
@@ -30,6 +32,10 @@ export function createUsersRepo(db: Db): UsersRepo {
     async findIdByEmail(email) {
       const row = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
       return row?.id;
+    },
+
+    async exists(id) {
+      return (await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
     },
 
     async createWithPersonalOrg({ email, name, passwordHash, orgName }) {

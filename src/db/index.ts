@@ -5,7 +5,9 @@ import * as accounts from './migrations/001_accounts.ts';
 import * as recordings from './migrations/002_recordings.ts';
 import * as invitations from './migrations/003_invitations.ts';
 import * as cluster from './migrations/004_cluster.ts';
+import * as apiKeys from './migrations/005_api_keys.ts';
 import * as webhooks from './migrations/006_webhooks.ts';
+import * as transcripts from './migrations/007_transcripts.ts';
 import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './sqlite-adapter.ts';
@@ -21,7 +23,9 @@ const migrations: Record<string, Migration> = {
   '002_recordings': recordings,
   '003_invitations': invitations,
   '004_cluster': cluster,
+  '005_api_keys': apiKeys,
   '006_webhooks': webhooks,
+  '007_transcripts': transcripts,
 };
 
 // BIGINT columns (byte counts) come back as strings from pg; every value we store fits a double.

@@ -57,6 +57,25 @@ export interface InvitationTable {
   revoked_at: string | null;
 }
 
+/**
+ * An organisation's API key (src/api-keys/). The token `esk_<id>_<secret>` is shown once; only the
+ * secret's SHA-256 is stored. It acts as `user_id` (its creator) within `org_id` and its scopes.
+ */
+export interface ApiKeyTable {
+  id: string;
+  org_id: string;
+  user_id: string;
+  name: string;
+  /** Space-separated, as OAuth writes scopes (RFC 6749 §3.3): "read record". */
+  scopes: string;
+  secret_hash: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  /** Written at most once a minute per key, so a busy bot does not write on every request. */
+  last_used_at: string | null;
+}
+
 export type RecordingSource = 'upload' | 'stream' | 'live';
 export type RecordingStatus = 'receiving' | 'processing' | 'ready' | 'failed';
 
@@ -104,7 +123,7 @@ export interface RecordingTable {
   audio_sha256: string | null;
 }
 
-export type JobKind = 'process';
+export type JobKind = 'process' | 'transcribe';
 
 /** The durable processing queue (src/jobs/jobs.repo.ts): one row per pending job. */
 export interface JobTable {
@@ -121,6 +140,46 @@ export interface JobTable {
   locked_until: string | null;
   last_error: string | null;
   created_at: string;
+}
+
+export type TranscriptStatus = 'pending' | 'processing' | 'ready' | 'failed';
+
+/** A recording's transcript (src/transcripts/): the latest request's state and the last finished text. */
+export interface TranscriptTable {
+  recording_id: string;
+  status: TranscriptStatus;
+  /** `openai` or `whisper`, and the model it used (TRANSCRIBE_MODEL, or the WHISPER_MODEL file's name). */
+  provider: string;
+  model: string;
+  /** Requested (TRANSCRIBE_LANGUAGE) or detected by the provider; null when neither says. */
+  language: string | null;
+  /** The segments' text joined by spaces, for search. */
+  text: string;
+  error: string | null;
+  /** The errors-table code of a failure. */
+  error_code: string | null;
+  /** Who asked for it; null when it was made automatically. */
+  requested_by: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+/** One timed piece of a transcript, in order of `position`. */
+export interface TranscriptSegmentTable {
+  recording_id: string;
+  position: number;
+  start_sec: number;
+  end_sec: number;
+  text: string;
+}
+
+/** Settings of an organisation that differ from the defaults (no row: all defaults). */
+export interface OrgSettingsTable {
+  org_id: string;
+  /** 0/1: transcribe every recording of the org when it becomes ready. */
+  auto_transcribe: number;
+  updated_at: string;
 }
 
 /** Named leases: periodic jobs run on one node at a time. */
@@ -210,6 +269,10 @@ export interface Database {
   leases: LeaseTable;
   rate_limits: RateLimitTable;
   invitations: InvitationTable;
+  api_keys: ApiKeyTable;
+  transcripts: TranscriptTable;
+  transcript_segments: TranscriptSegmentTable;
+  org_settings: OrgSettingsTable;
   webhook_endpoints: WebhookEndpointTable;
   webhook_messages: WebhookMessageTable;
   webhook_deliveries: WebhookDeliveryTable;
@@ -221,10 +284,12 @@ export type Org = Selectable<OrgTable>;
 export type Membership = Selectable<MembershipTable>;
 export type RefreshToken = Selectable<RefreshTokenTable>;
 export type Invitation = Selectable<InvitationTable>;
+export type ApiKey = Selectable<ApiKeyTable>;
 export type Recording = Selectable<RecordingTable>;
 export type NewRecording = Insertable<RecordingTable>;
 export type RecordingUpdate = Updateable<RecordingTable>;
 export type Job = Selectable<JobTable>;
+export type Transcript = Selectable<TranscriptTable>;
 export type WebhookEndpoint = Selectable<WebhookEndpointTable>;
 export type WebhookMessage = Selectable<WebhookMessageTable>;
 export type WebhookDelivery = Selectable<WebhookDeliveryTable>;

@@ -16,6 +16,11 @@ export function openNodeSqlite(file: string): SqliteDatabase {
   db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA busy_timeout = 5000');
+  // SQLite's own lower() folds ASCII only ("To do case conversions on non-ASCII characters, load the
+  // ICU extension", https://www.sqlite.org/lang_corefunc.html#lower), and the ICU extension works by
+  // replacing lower(). This does the same with JavaScript's Unicode case mapping, so a search for
+  // "réunion" finds "RÉUNION" here as it does on PostgreSQL.
+  db.function('lower', { deterministic: true }, (value) => (typeof value === 'string' ? value.toLowerCase() : value));
   return {
     close: () => db.close(),
     prepare: (sql: string) => wrapStatement(db.prepare(sql)),

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { DATABASE_RETRY_AFTER_SEC } from '../db/unavailable.ts';
 import { AppError } from '../errors.ts';
 
 const Status = Type.Object({ status: Type.String() });
-const Unavailable = Type.Object({ error: Type.String(), message: Type.String() });
 
 /**
  * How long /readyz waits for the database. A probe's own timeout is typically 1 s (Kubernetes'
@@ -19,10 +19,20 @@ export const healthRoutes: FastifyPluginAsync<{ database: DatabaseHandle }> = as
   // process restarted (which would not bring the database back).
   app.get('/healthz', { schema: { tags: ['health'], response: { 200: Status } } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['health'], response: { 200: Status, 503: Unavailable } } }, async () => {
-    await databaseAnswers(database);
-    return { status: 'ready' };
-  });
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['health'],
+        description: 'Ready when the database answers within a second; otherwise 503 `database_unavailable`.',
+        response: { 200: Status, 503: ErrorSchema },
+      },
+    },
+    async () => {
+      await databaseAnswers(database);
+      return { status: 'ready' };
+    },
+  );
 };
 
 async function databaseAnswers(database: DatabaseHandle): Promise<void> {

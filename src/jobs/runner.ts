@@ -67,10 +67,11 @@ export function createJobRunner(deps: RunnerDeps) {
     for (const resolve of idle) resolve();
   };
 
-  function retryAt(attempts: number): string {
+  /** Backoff with jitter, but never sooner than a service that said when to come back (Retry-After). */
+  function retryAt(attempts: number, retryAfterSec = 0): string {
     const base = deps.retryBaseMs * 2 ** Math.max(0, attempts - 1);
     const delay = base / 2 + Math.random() * base; // jitter, so retries of a burst spread out
-    return new Date(Date.now() + delay).toISOString();
+    return new Date(Date.now() + Math.max(delay, retryAfterSec * 1000)).toISOString();
   }
 
   function track(recordingId: string, controller: AbortController): () => void {
@@ -125,7 +126,7 @@ export function createJobRunner(deps: RunnerDeps) {
     const error = isAppError(caught) ? caught : new AppError('internal', 'the job failed', { cause: caught });
     if (!isRefusal(error) && job.attempts < deps.maxAttempts) {
       log.warn({ err: caught, jobId: job.id, kind: job.kind, attempt: job.attempts }, 'job failed; will retry');
-      await jobs.release(job.id, retryAt(job.attempts), error.message).catch(() => {});
+      await jobs.release(job.id, retryAt(job.attempts, error.retryAfter), error.message).catch(() => {});
       return;
     }
     if (isRefusal(error))

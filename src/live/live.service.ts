@@ -10,6 +10,7 @@
  * from its committed segments once the grace period has passed.
  */
 import { access, stat } from 'node:fs/promises';
+import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -39,8 +40,8 @@ export interface LiveServiceDeps {
   leaseMs: number;
   maxDurationSec: number;
   dialect: 'sqlite' | 'postgres';
-  tokens: { validateAccessToken(token: string): Promise<{ userId: string }> };
-  orgAccess: Pick<OrgAccess, 'require' | 'personalOrgId'>;
+  tokens: { validateAccessToken(token: string): Promise<Principal> };
+  orgAccess: Pick<OrgAccess, 'require' | 'defaultOrgId'>;
   repo: Pick<RecordingsRepo, 'get' | 'byStatus' | 'abandonedLive'>;
   lifecycle: Lifecycle;
   media: Pick<MediaEngine, 'openLive'>;
@@ -103,11 +104,12 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
     );
   }
 
-  async function start(userId: string, message: StartMessage, client: AttachedClient) {
+  async function start(principal: Principal, message: StartMessage, client: AttachedClient) {
     refuseWhileClosing();
-    const orgId = message.org_id ?? (await deps.orgAccess.personalOrgId(userId));
+    // Without an org_id: a person's personal org, an API key's own org.
+    const orgId = message.org_id ?? (await deps.orgAccess.defaultOrgId(principal));
     try {
-      await deps.orgAccess.require(userId, orgId);
+      await deps.orgAccess.require(principal, orgId, 'record');
     } catch (error) {
       // The seed protocol answers every metadata problem with 1008, a foreign org included.
       if (isAppError(error) && error.code === 'not_found') {
@@ -118,7 +120,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
     const name = message.name || `Live recording ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`;
     const row = await lifecycle.createLive({
       orgId,
-      userId,
+      userId: principal.userId,
       name,
       meetingLink: message.meeting_link,
       maxPerUser: live.maxSessionsPerUser,
@@ -146,17 +148,38 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
     return { handle: recording, filename: filenameFor(row.id) };
   }
 
-  async function resume(userId: string, message: ResumeMessage, client: AttachedClient) {
+  async function resume(principal: Principal, message: ResumeMessage, client: AttachedClient) {
     refuseWhileClosing();
     const local = recordings.get(message.resume);
-    if (local?.live && local.userId === userId) {
-      await local.attach(client);
-      return { handle: local, bytes: local.bytes, durable: local.durableBytes, committed: local.committedBytes };
+    const attachLocal = async (recording: LiveRecording) => {
+      await recording.attach(client);
+      return {
+        handle: recording,
+        bytes: recording.bytes,
+        durable: recording.durableBytes,
+        committed: recording.committedBytes,
+      };
+    };
+    // A person's recording on this node resumes without reading the database (its session was checked
+    // at start). An API key was just checked in the database anyway, and its org needs the row.
+    if (principal.kind === 'user' && local && local.userId === principal.userId) {
+      if (!local.live) throw new AppError('recording_finished', 'this recording is being finished; start a new one');
+      return attachLocal(local);
     }
     const row = await deps.repo.get(message.resume);
+    const notFound = () => new AppError('not_found', 'no live recording with this id to resume');
     // Someone else's recording looks exactly like a missing one: ids cannot be probed.
-    if (!row || row.user_id !== userId || row.source !== 'live') {
-      throw new AppError('not_found', 'no live recording with this id to resume');
+    if (!row || row.user_id !== principal.userId || row.source !== 'live') throw notFound();
+    try {
+      await deps.orgAccess.require(principal, row.org_id, 'record');
+    } catch (error) {
+      // A key's creator's recording in another org is as missing as anyone else's.
+      if (isAppError(error) && error.code === 'not_found') throw notFound();
+      throw error;
+    }
+    if (local) {
+      if (!local.live) throw new AppError('recording_finished', 'this recording is being finished; start a new one');
+      return attachLocal(local);
     }
     if (row.status !== 'receiving') {
       throw new AppError('recording_finished', `this recording is already ${row.status}; start a new one`);
@@ -202,7 +225,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
         handshakeTimeoutMs: live.handshakeTimeoutMs,
         idleTimeoutMs: live.idleTimeoutMs,
         maxTextFrameBytes: live.maxTextFrameBytes,
-        authenticate: async (token) => (await deps.tokens.validateAccessToken(token)).userId,
+        authenticate: (token) => deps.tokens.validateAccessToken(token),
         start,
         resume,
         onError: (error, context) => log.error({ err: error }, context),

@@ -7,7 +7,8 @@
  * `recording_started`, then binary audio frames. Everything else (acks, stop, ping, resume) is opt-in.
  */
 import { asDatabaseUnavailable } from '../db/unavailable.ts';
-import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
+import { AppError, ERRORS, type ErrorCode, toAppError } from '../errors.ts';
+import { type TextRule, textProblem } from '../text-policy.ts';
 
 export const LIVE_PATH = '/api/ws/record';
 
@@ -57,10 +58,11 @@ export interface AuthMessage {
 }
 
 export interface StartMessage {
+  /** Trimmed; empty when the client sent "" (the service then names the recording). */
   name: string;
+  /** null when the client sent "" or null: no meeting. */
   meeting_link: string | null;
-  /** Defaults to the user's personal organisation. */
-  org_id: string | null;
+  org_id: string;
   /** Opt-in: the server sends `{"status":"ack","bytes":N}` as audio becomes durable on its disk. */
   ack: boolean;
   /** Opt-in: the server sends `{"status":"committed","bytes":N}` as audio reaches shared storage. */
@@ -123,7 +125,13 @@ function optionalFlag(value: Record<string, unknown>, name: 'ack' | 'commit'): b
   return value[name];
 }
 
-/** The second message: recording metadata (the seed's) or a resume request (an extension). */
+/**
+ * The second message: the seed's recording metadata, or a resume request (an extension, with its own
+ * rules). The seed's three keys are all required, so a client that forgot one hears about it instead of
+ * recording into the wrong organisation: `name` (string; "" lets the server name it), `meeting_link`
+ * (string, "" — or null — when there is no meeting), `org_id` (string). Their text follows
+ * src/text-policy.ts (`display` rule for the name and the link). Unknown keys are ignored.
+ */
 export function parseStartOrResume(text: string): StartMessage | ResumeMessage {
   const value = parseObject(text, 'the metadata message');
   const ack = optionalFlag(value, 'ack');
@@ -134,29 +142,38 @@ export function parseStartOrResume(text: string): StartMessage | ResumeMessage {
     }
     return { resume: value.resume, ack, commit };
   }
-  const name = value.name === undefined || value.name === null ? '' : value.name;
-  if (typeof name !== 'string') throw new AppError('validation_failed', '"name" must be a string');
-  if (name.length > NAME_MAX_CHARS) {
-    throw new AppError('validation_failed', `"name" must be at most ${NAME_MAX_CHARS} characters`);
+  const name = requiredString(value, 'name', 'a string (may be "")');
+  if (name.length > NAME_MAX_CHARS) invalid('name', `must be at most ${NAME_MAX_CHARS} characters`);
+  checkText(name, 'name', 'display');
+
+  const link =
+    value.meeting_link === null ? '' : requiredString(value, 'meeting_link', 'a string ("" when there is no meeting)');
+  checkText(link, 'meeting_link', 'display');
+  if (link !== '' && (link.length > MEETING_LINK_MAX_CHARS || !isHttpUrl(link))) {
+    invalid('meeting_link', 'must be an http or https URL');
   }
-  let meetingLink: string | null = null;
-  if (value.meeting_link !== undefined && value.meeting_link !== null && value.meeting_link !== '') {
-    if (typeof value.meeting_link !== 'string') {
-      throw new AppError('validation_failed', '"meeting_link" must be a string');
-    }
-    meetingLink = value.meeting_link;
-    if (meetingLink.length > MEETING_LINK_MAX_CHARS || !isHttpUrl(meetingLink)) {
-      throw new AppError('validation_failed', '"meeting_link" must be an http or https URL');
-    }
-  }
-  let orgId: string | null = null;
-  if (value.org_id !== undefined && value.org_id !== null) {
-    if (typeof value.org_id !== 'string' || value.org_id.length === 0 || value.org_id.length > 64) {
-      throw new AppError('validation_failed', '"org_id" must be an organisation id');
-    }
-    orgId = value.org_id;
-  }
-  return { name: name.trim(), meeting_link: meetingLink, org_id: orgId, ack, commit };
+
+  const orgId = requiredString(value, 'org_id', 'an organisation id');
+  if (orgId.length === 0 || orgId.length > 64) invalid('org_id', 'must be an organisation id');
+  checkText(orgId, 'org_id', 'plain');
+
+  return { name: name.trim(), meeting_link: link === '' ? null : link, org_id: orgId, ack, commit };
+}
+
+function invalid(field: string, problem: string): never {
+  throw new AppError('validation_failed', `"${field}" ${problem}`, { details: { field } });
+}
+
+function requiredString(value: Record<string, unknown>, field: string, what: string): string {
+  if (!Object.hasOwn(value, field)) invalid(field, `is required: ${what}`);
+  const text = value[field];
+  if (typeof text !== 'string') invalid(field, `must be ${what}`);
+  return text;
+}
+
+function checkText(text: string, field: string, rule: TextRule): void {
+  const problem = textProblem(text, rule);
+  if (problem) invalid(field, problem);
 }
 
 function isHttpUrl(text: string): boolean {
@@ -195,11 +212,8 @@ export function closeReason(message: string): string {
 }
 
 /** What a failure looks like on the wire: an error message, then this close code and reason. */
-export function describeError(caught: unknown): { code: ErrorCode; message: string; closeCode: number } {
-  const error = asDatabaseUnavailable(caught) ?? caught;
-  if (error instanceof AppError) {
-    const message = error.code === 'internal' ? 'internal error' : error.message;
-    return { code: error.code, message, closeCode: error.wsCloseCode };
-  }
-  return { code: 'internal', message: 'internal error', closeCode: CloseCode.internalError };
+export function describeError(error: unknown): { code: ErrorCode; message: string; closeCode: number } {
+  const appError = asDatabaseUnavailable(error) ?? toAppError(error);
+  const message = appError.code === 'internal' ? 'internal error' : appError.message;
+  return { code: appError.code, message, closeCode: appError.wsCloseCode };
 }

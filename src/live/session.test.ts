@@ -63,7 +63,7 @@ function session(options: { startDelayMs?: number; handshakeTimeoutMs?: number; 
     maxTextFrameBytes: 4096,
     authenticate: async (token) => {
       if (token !== 'good') throw new AppError('invalid_token', 'invalid access token');
-      return 'u1';
+      return { kind: 'user', userId: 'u1' };
     },
     start: async () => {
       if (options.startDelayMs) await sleep(options.startDelayMs);
@@ -172,7 +172,7 @@ describe('protocol', () => {
       ack: false,
       commit: false,
     });
-    assert.throws(() => parseStartOrResume('{"meeting_link":"ftp://x"}'), /meeting_link/);
+    assert.throws(() => parseStartOrResume(JSON.stringify({ ...META, meeting_link: 'ftp://x' })), /meeting_link/);
     assert.throws(() => parseStartOrResume('{"ack":"yes"}'), /ack/);
     assert.throws(() => parseStartOrResume('[]'), /JSON object/);
   });

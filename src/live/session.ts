@@ -8,6 +8,7 @@
  *   recording ─drop / idle timeout→ closed (recording detached, resumable for the grace period)
  *   any handshake state ─bad message / timeout→ closed (error message, 1008)
  */
+import type { Principal } from '../auth/principal.ts';
 import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
 import {
   CloseCode,
@@ -69,14 +70,15 @@ export interface SessionDeps {
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
   maxTextFrameBytes: number;
-  authenticate(token: string): Promise<string>;
+  /** Checks the first message's token: a person's access token or an API key. */
+  authenticate(token: string): Promise<Principal>;
   start(
-    userId: string,
+    principal: Principal,
     message: StartMessage,
     client: AttachedClient,
   ): Promise<{ handle: RecordingHandle; filename: string }>;
   resume(
-    userId: string,
+    principal: Principal,
     message: ResumeMessage,
     client: AttachedClient,
   ): Promise<{ handle: RecordingHandle; bytes: number; durable: number; committed: number }>;
@@ -98,7 +100,7 @@ export class LiveSession implements AttachedClient {
   #state: SessionState = 'awaiting_token';
   #transport: Transport;
   #deps: SessionDeps;
-  #userId: string | undefined;
+  #principal: Principal | undefined;
   #recording: RecordingHandle | undefined;
   #ack = false;
   #commit = false;
@@ -217,7 +219,7 @@ export class LiveSession implements AttachedClient {
       throw new AppError('invalid_token', 'the first message must be {"token": "<access token>"}, not audio');
     const { token } = parseAuth(data.toString('utf8'));
     this.#state = 'authenticating';
-    this.#userId = await this.#deps.authenticate(token);
+    this.#principal = await this.#deps.authenticate(token);
     if (this.#clientClose !== undefined) return this.#setClosed();
     this.#state = 'awaiting_metadata';
     this.#transport.send({ status: 'authenticated' });
@@ -229,19 +231,19 @@ export class LiveSession implements AttachedClient {
       throw new AppError('bad_request', 'send the recording metadata {"name", "meeting_link", "org_id"} before audio');
     }
     const message = parseStartOrResume(data.toString('utf8'));
-    const userId = this.#userId as string;
+    const principal = this.#principal as Principal;
     this.#state = 'starting';
     this.#clearTimer();
     this.#ack = message.ack;
     this.#commit = message.commit;
     if (isResume(message)) {
-      const { handle, bytes, durable, committed } = await this.#deps.resume(userId, message, this);
+      const { handle, bytes, durable, committed } = await this.#deps.resume(principal, message, this);
       if (this.#attach(handle)) {
         this.#transport.send({ status: 'recording_resumed', recording_id: handle.id, bytes, committed });
         this.ack(durable);
       }
     } else {
-      const { handle, filename } = await this.#deps.start(userId, message, this);
+      const { handle, filename } = await this.#deps.start(principal, message, this);
       if (this.#attach(handle)) {
         this.#transport.send({ status: 'recording_started', filename, recording_id: handle.id });
       }

@@ -16,6 +16,7 @@ import type {
   MediaEngine,
   MediaEngineOptions,
   NormalizeOptions,
+  WhisperSegment,
 } from './types.ts';
 
 export { liveAudioLimitSec } from './audio-budget.ts';
@@ -26,6 +27,8 @@ export type {
   MediaEngine,
   MediaEngineOptions,
   NormalizeOptions,
+  TranscribeFileOptions,
+  WhisperSegment,
 } from './types.ts';
 
 export interface MediaEngineWithStats extends MediaEngine {
@@ -140,6 +143,11 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
           if (!w.dead) await pool.request(w, (id) => ({ type: 'live-abort', id, sid })).catch(() => {});
         },
       };
+    },
+
+    transcribe(input, work, o) {
+      const job = { input, work, modelPath: o.modelPath, language: o.language, maxProbeBytes: limits.maxProbeBytes };
+      return pool.runFile<WhisperSegment[]>((id) => ({ type: 'transcribe', id, job }), undefined, o.signal);
     },
 
     close: () => pool.close(),

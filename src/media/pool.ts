@@ -15,6 +15,10 @@ import { AppError } from '../errors.ts';
 import type { Reply, Request } from './protocol.ts';
 import { fromWire } from './protocol.ts';
 import type { AudioInfo, MediaLogger } from './types.ts';
+import type { WhisperSegment } from './whisper.ts';
+
+/** What a worker's `done` reply carries: a file's facts, or a transcript's segments. */
+type Result = AudioInfo | WhisperSegment[] | undefined;
 
 /** How long openLive waits for a (re)starting worker before giving up. */
 const WORKER_START_WAIT_MS = 10_000;
@@ -29,7 +33,7 @@ export interface PoolOptions {
 }
 
 interface Pending {
-  resolve: (value: AudioInfo | undefined) => void;
+  resolve: (value: Result) => void;
   reject: (err: AppError) => void;
   onProgress?: ((fraction: number) => void) | undefined;
   timer?: NodeJS.Timeout | undefined;
@@ -70,15 +74,15 @@ export class MediaPool {
     for (let i = 0; i < opts.workers; i++) this.spawn();
   }
 
-  /** Run a normalize/probe job on the next free worker, with the wall-clock limit. */
-  runFile(
+  /** Run a normalize/probe/transcribe job on the next free worker, with the wall-clock limit. */
+  runFile<T extends Result = AudioInfo>(
     build: (id: number) => Request,
     onProgress?: (fraction: number) => void,
     signal?: AbortSignal,
-  ): Promise<AudioInfo> {
+  ): Promise<T> {
     if (this.closing) return Promise.reject(new AppError('internal', 'media engine is closed'));
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    return new Promise<AudioInfo | undefined>((resolve, reject) => {
+    return new Promise<Result>((resolve, reject) => {
       const item: Queued = { build, pending: { resolve, reject, onProgress }, signal };
       if (this.queue.length >= this.opts.maxQueue && !this.freeWorker()) {
         reject(new AppError('busy', 'media workers are busy, try again shortly', { retryAfter: 5 }));
@@ -87,7 +91,7 @@ export class MediaPool {
       signal?.addEventListener('abort', () => this.abortJob(item), { once: true });
       this.queue.push(item);
       this.dispatch();
-    }) as Promise<AudioInfo>;
+    }) as Promise<T>;
   }
 
   /** Pick a worker for a new live session (fewest sessions first). */
@@ -118,11 +122,11 @@ export class MediaPool {
     timeoutMs = this.opts.jobTimeoutMs,
   ): Promise<AudioInfo | undefined> {
     if (w.dead) return Promise.reject(new AppError('internal', 'media worker for this session crashed'));
-    return new Promise((resolve, reject) => {
+    return new Promise<Result>((resolve, reject) => {
       const id = this.nextId++;
       const pending: Pending = { resolve, reject };
       this.send(w, id, build(id), pending, timeoutMs);
-    });
+    }) as Promise<AudioInfo | undefined>;
   }
 
   stats(): { workers: Array<{ pid: number | undefined; busy: boolean; live: number }>; queued: number } {

@@ -5,6 +5,7 @@ import { AppError, ERRORS } from '../errors.ts';
 import type { LivePace } from './audio-budget.ts';
 import type { OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
+import type { WhisperJob, WhisperSegment } from './whisper.ts';
 
 export interface JobLimits {
   maxDurationSec: number;
@@ -14,6 +15,7 @@ export interface JobLimits {
 export type Request =
   | { type: 'normalize'; id: number; input: string; output: string; limits: JobLimits; encoder: OpusEncoderSettings }
   | { type: 'probe'; id: number; path: string; limits: JobLimits }
+  | { type: 'transcribe'; id: number; job: WhisperJob }
   | { type: 'cancel'; id: number; target: number }
   | {
       type: 'live-open';
@@ -40,7 +42,7 @@ export interface WireError {
 export type Reply =
   | { type: 'ready' }
   | { type: 'progress'; id: number; fraction: number }
-  | { type: 'done'; id: number; result?: AudioInfo }
+  | { type: 'done'; id: number; result?: AudioInfo | WhisperSegment[] }
   | { type: 'error'; id: number; error: WireError };
 
 /** Anything thrown in a worker, as something that survives structured clone. */

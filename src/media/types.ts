@@ -1,4 +1,7 @@
 /** Public shapes of the media engine. Other modules code against these; add fields, don't rename. */
+import type { WhisperSegment } from './whisper.ts';
+
+export type { WhisperSegment } from './whisper.ts';
 
 export interface AudioInfo {
   /** Demuxer short name, e.g. "ogg", "wav", "matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2". */
@@ -55,12 +58,26 @@ export interface LiveTranscoder {
   abort(): Promise<void>;
 }
 
+/** A local transcription in a media worker (src/media/whisper.ts). */
+export interface TranscribeFileOptions {
+  /** The whisper.cpp ggml model file. */
+  modelPath: string;
+  /** ISO 639-1 code, or null to detect. */
+  language: string | null;
+  signal?: AbortSignal;
+}
+
 export interface MediaEngine {
   probe(path: string): Promise<AudioInfo>;
   /** Any input -> Ogg/Opus 16 kHz mono 24 kbps; returns the OUTPUT info. */
   normalize(inputPath: string, outputPath: string, opts?: NormalizeOptions): Promise<AudioInfo>;
   /** A live transcoder from `inputPath` (appended to while it runs) to Ogg/Opus at `outputPath`. */
   openLive(outputPath: string, inputPath: string, opts?: LiveOptions): Promise<LiveTranscoder>;
+  /**
+   * Speech to text with FFmpeg's whisper filter, in a worker (one file job, like normalize); segments in
+   * seconds. `work` is a scratch file path the worker may write (and removes).
+   */
+  transcribe(inputPath: string, work: string, opts: TranscribeFileOptions): Promise<WhisperSegment[]>;
   /** Stop workers; pending jobs fail with AppError internal. */
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 /**
  * Media worker process entry (forked by pool.ts). All FFmpeg work on untrusted bytes happens here, so a
- * decoder crash or hang takes down this process, not the API. One file job (normalize/probe) runs at a
- * time, in slices that yield to the event loop so live sessions pinned here keep flowing.
+ * decoder crash or hang takes down this process, not the API. One file job (normalize, probe,
+ * transcribe) runs at a time, in slices that yield to the event loop so live sessions pinned here keep
+ * flowing.
  */
 import { rmSync } from 'node:fs';
 import { AV_LOG_FATAL } from 'node-av/constants';
@@ -10,6 +11,7 @@ import { LiveSession } from './live-session.ts';
 import type { Reply, Request } from './protocol.ts';
 import { toWire } from './protocol.ts';
 import { probeFile, transcodeFile } from './transcode-file.ts';
+import { transcribeWithWhisper } from './whisper.ts';
 
 if (!process.send) throw new Error('media worker must be started with child_process.fork');
 // FFmpeg's complaints about damaged or hostile input would flood the server log (any uploader can
@@ -43,6 +45,8 @@ async function handle(msg: Request): Promise<Reply> {
     }
     case 'probe':
       return { type: 'done', id: msg.id, result: probeFile(msg.path, msg.limits) };
+    case 'transcribe':
+      return { type: 'done', id: msg.id, result: await transcribeWithWhisper(msg.job, () => cancelled.has(msg.id)) };
     case 'cancel':
       cancelled.add(msg.target);
       return { type: 'done', id: msg.id };
@@ -86,7 +90,7 @@ process.on('message', (msg: Request) => {
       (err: unknown) => send({ type: 'error', id: msg.id, error: toWire(err) }),
     )
     .finally(() => {
-      if (msg.type === 'normalize') cancelled.delete(msg.id);
+      if (msg.type === 'normalize' || msg.type === 'transcribe') cancelled.delete(msg.id);
     });
 });
 // The parent going away (crash, SIGKILL) closes the IPC channel: don't linger as an orphan. Not

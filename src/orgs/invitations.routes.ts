@@ -61,7 +61,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
       },
     },
     async (request, reply) =>
-      reply.status(202).send(await invitations.invite(request.user.id, request.params.id, request.body)),
+      reply.status(202).send(await invitations.invite(request.user, request.params.id, request.body)),
   );
 
   app.get(
@@ -75,7 +75,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
         response: { 200: InvitationListSchema, ...errors },
       },
     },
-    async (request) => ({ invitations: await invitations.listForOrg(request.user.id, request.params.id) }),
+    async (request) => ({ invitations: await invitations.listForOrg(request.user, request.params.id) }),
   );
 
   app.delete(
@@ -90,7 +90,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
       },
     },
     async (request, reply) => {
-      await invitations.revoke(request.user.id, request.params.id, request.params.invitationId);
+      await invitations.revoke(request.user, request.params.id, request.params.invitationId);
       return reply.status(204).send(null);
     },
   );
@@ -105,7 +105,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
         response: { 200: InvitationListSchema, ...errors },
       },
     },
-    async (request) => ({ invitations: await invitations.listMine(request.user.id) }),
+    async (request) => ({ invitations: await invitations.listMine(request.user) }),
   );
 
   app.post(
@@ -124,7 +124,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
         response: { 200: OrgWithRoleSchema, ...errors },
       },
     },
-    async (request) => invitations.accept(request.user.id, request.params.id, request.body.token),
+    async (request) => invitations.accept(request.user, request.params.id, request.body.token),
   );
 
   app.post(
@@ -139,7 +139,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
       },
     },
     async (request, reply) => {
-      await invitations.decline(request.user.id, request.params.id);
+      await invitations.decline(request.user, request.params.id);
       return reply.status(204).send(null);
     },
   );

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Text } from '../text-policy.ts';
 import { Id, Role } from './orgs.schemas.ts';
 
 export const InvitationSchema = Type.Object(
@@ -35,11 +36,11 @@ export const InviteResultSchema = Type.Object({
 });
 
 export const InviteBody = Type.Object(
-  { email: Type.String({ minLength: 1, maxLength: 320 }), role: Role },
+  { email: Text('display', { minLength: 1, maxLength: 320 }), role: Role },
   { additionalProperties: false },
 );
 export const AcceptBody = Type.Object(
-  { token: Type.String({ minLength: 1, maxLength: 200, description: 'the token from the invite link' }) },
+  { token: Text('plain', { minLength: 1, maxLength: 200, description: 'the token from the invite link' }) },
   { additionalProperties: false },
 );
 export const InvitationParams = Type.Object({ id: Id });

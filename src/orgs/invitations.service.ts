@@ -1,10 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { emailProblem, normaliseEmail } from '../auth/credentials.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { UsersRepo } from '../auth/users.repo.ts';
 import type { Config } from '../config.ts';
 import type { OrgRole } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { allows, LEAST_ROLE, type OrgAccess } from './access.ts';
+import { allows, type OrgAccess, type OrgGrant, personOnly } from './access.ts';
 import type { DeliveryReceipt, InvitationDelivery } from './invitation-delivery.ts';
 import type { InvitationsRepo, InvitationView } from './invitations.repo.ts';
 import type { OrgsRepo, OrgWithRole } from './orgs.repo.ts';
@@ -15,17 +16,17 @@ export interface InvitationsService {
    * account, so inviting cannot be used to find out who is registered.
    */
   invite(
-    userId: string,
+    actor: Principal,
     orgId: string,
     input: { email: string; role: OrgRole },
   ): Promise<{ invitation: InvitationView; delivery: DeliveryReceipt }>;
-  listForOrg(userId: string, orgId: string): Promise<InvitationView[]>;
-  revoke(userId: string, orgId: string, invitationId: string): Promise<void>;
-  /** Pending invitations addressed to the signed-in user's e-mail. */
-  listMine(userId: string): Promise<InvitationView[]>;
+  listForOrg(actor: Principal, orgId: string): Promise<InvitationView[]>;
+  revoke(actor: Principal, orgId: string, invitationId: string): Promise<void>;
+  /** Pending invitations addressed to the signed-in user's e-mail (a person's, never an API key's). */
+  listMine(actor: Principal): Promise<InvitationView[]>;
   /** Joins the org: needs the invitation's token and being signed in as the invited address. */
-  accept(userId: string, invitationId: string, token: string): Promise<OrgWithRole>;
-  decline(userId: string, invitationId: string): Promise<void>;
+  accept(actor: Principal, invitationId: string, token: string): Promise<OrgWithRole>;
+  decline(actor: Principal, invitationId: string): Promise<void>;
 }
 
 export interface InvitationsServiceDeps {
@@ -55,8 +56,8 @@ export function createInvitationsService(deps: InvitationsServiceDeps): Invitati
   const { invitations, orgs, users, access, delivery, limits } = deps;
 
   /** Only an owner makes or revokes an invitation as owner (the invite role itself is access.require's). */
-  const requireGrant = (myRole: OrgRole, role: OrgRole) => {
-    if (role === 'owner' && !allows(myRole, 'manageOwners')) {
+  const requireGrant = (grant: OrgGrant, role: OrgRole) => {
+    if (role === 'owner' && !allows(grant, 'manageOwners')) {
       throw new AppError('forbidden', 'only an owner can invite an owner or revoke such an invitation');
     }
   };
@@ -68,10 +69,10 @@ export function createInvitationsService(deps: InvitationsServiceDeps): Invitati
   };
 
   return {
-    async invite(userId, orgId, input) {
-      const { role: myRole } = await access.require(userId, orgId, LEAST_ROLE.invite);
-      requireGrant(myRole, input.role);
-      const org = await orgs.findForUser(userId, orgId);
+    async invite(actor, orgId, input) {
+      const grant = await access.require(actor, orgId, 'invite');
+      requireGrant(grant, input.role);
+      const org = await orgs.findForUser(actor.userId, orgId);
       if (org?.personal) {
         throw new AppError('conflict', 'a personal organisation has only its owner; create an organisation to share');
       }
@@ -86,7 +87,7 @@ export function createInvitationsService(deps: InvitationsServiceDeps): Invitati
           orgId,
           email,
           role: input.role,
-          invitedBy: userId,
+          invitedBy: actor.userId,
           tokenHash: digest(token),
           expiresAt: new Date(now + limits.ttlSec * 1000).toISOString(),
         },
@@ -113,25 +114,27 @@ export function createInvitationsService(deps: InvitationsServiceDeps): Invitati
       return { invitation: outcome.invitation, delivery: await delivery.deliver(outcome.invitation, token) };
     },
 
-    async listForOrg(userId, orgId) {
-      await access.require(userId, orgId, LEAST_ROLE.invite);
+    async listForOrg(actor, orgId) {
+      await access.require(actor, orgId, 'invite');
       return invitations.listPendingForOrg(orgId, new Date().toISOString());
     },
 
-    async revoke(userId, orgId, invitationId) {
-      const { role: myRole } = await access.require(userId, orgId, LEAST_ROLE.invite);
+    async revoke(actor, orgId, invitationId) {
+      const grant = await access.require(actor, orgId, 'invite');
       const notFound = () => new AppError('not_found', 'no pending invitation with this id in the organisation');
       const invitation = await invitations.findOpen(invitationId);
       if (!invitation || invitation.org_id !== orgId) throw notFound();
-      requireGrant(myRole, invitation.role);
+      requireGrant(grant, invitation.role);
       if (!(await invitations.revokeInOrg(invitationId, orgId))) throw notFound();
     },
 
-    async listMine(userId) {
+    async listMine(actor) {
+      const userId = personOnly(actor, 'see the invitations addressed to its creator');
       return invitations.listPendingForEmail(await emailOf(userId), new Date().toISOString());
     },
 
-    async accept(userId, invitationId, token) {
+    async accept(actor, invitationId, token) {
+      const userId = personOnly(actor, 'accept invitations');
       const email = await emailOf(userId);
       const invitation = await invitations.findOpen(invitationId);
       // Someone else's invitation is "not found" too: ids of other people's invitations cannot be probed.
@@ -155,7 +158,8 @@ export function createInvitationsService(deps: InvitationsServiceDeps): Invitati
       return org;
     },
 
-    async decline(userId, invitationId) {
+    async decline(actor, invitationId) {
+      const userId = personOnly(actor, 'decline invitations');
       if (!(await invitations.revokeForEmail(invitationId, await emailOf(userId)))) throw notPending();
     },
   };

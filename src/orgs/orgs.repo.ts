@@ -28,7 +28,8 @@ export interface OrgsRepo {
   findMember(orgId: string, userId: string): Promise<Member | undefined>;
   /**
    * Removes a membership unless it is the organisation's last owner, and revokes the invitations the
-   * removed member sent: an invitation is only as good as its inviter's standing in the org.
+   * removed member sent and the API keys they created there: an invitation or a key is only as good as
+   * its creator's standing in the org.
    */
   removeMember(
     orgId: string,
@@ -117,6 +118,13 @@ export function createOrgsRepo(db: Db, dialect: DbDialect): OrgsRepo {
           .where('org_id', '=', orgId)
           .where('invited_by', '=', userId)
           .where('accepted_at', 'is', null)
+          .where('revoked_at', 'is', null)
+          .execute();
+        await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: nowIso() })
+          .where('org_id', '=', orgId)
+          .where('user_id', '=', userId)
           .where('revoked_at', 'is', null)
           .execute();
         return { ok: true } as const;

@@ -1,4 +1,4 @@
-import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
@@ -19,9 +19,6 @@ export interface OrgsRoutesOptions {
 }
 
 export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (app, { orgs, tokens }) => {
-  // No coercion of body values and unknown properties rejected (see auth.routes.ts).
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
-  app.removeContentTypeParser('text/plain');
   app.addHook('preHandler', authenticate(tokens));
 
   const tags = ['orgs'];
@@ -46,7 +43,7 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
         response: { 200: OrgListSchema, ...errors },
       },
     },
-    async (request) => ({ orgs: await orgs.list(request.user.id) }),
+    async (request) => ({ orgs: await orgs.list(request.user) }),
   );
 
   app.post(
@@ -60,7 +57,7 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
         response: { 201: OrgWithRoleSchema, ...errors },
       },
     },
-    async (request, reply) => reply.status(201).send(await orgs.create(request.user.id, request.body.name)),
+    async (request, reply) => reply.status(201).send(await orgs.create(request.user, request.body.name)),
   );
 
   app.get(
@@ -75,7 +72,7 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
         response: { 200: MemberListSchema, ...errors },
       },
     },
-    async (request) => ({ members: await orgs.members(request.user.id, request.params.id) }),
+    async (request) => ({ members: await orgs.members(request.user, request.params.id) }),
   );
 
   app.delete(
@@ -86,13 +83,14 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
         security,
         summary: 'Remove a member (owner or admin), or leave (anyone); the last owner cannot be removed',
         description:
-          'Admins remove members and admins, owners remove anyone. Invitations the removed member sent and nobody has accepted yet are revoked.',
+          'Admins remove members and admins, owners remove anyone. Invitations the removed member sent and nobody has ' +
+          'accepted yet, and the API keys they created in the organisation, are revoked.',
         params: MemberParams,
         response: { 204: Type.Null(), 409: ErrorSchema, ...errors },
       },
     },
     async (request, reply) => {
-      await orgs.removeMember(request.user.id, request.params.id, request.params.userId);
+      await orgs.removeMember(request.user, request.params.id, request.params.userId);
       return reply.status(204).send(null);
     },
   );

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Text } from '../text-policy.ts';
 
 export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
   description:
@@ -21,8 +22,8 @@ export const MemberSchema = Type.Object({
   joined_at: Type.String({ format: 'date-time' }),
 });
 
-const OrgName = Type.String({ minLength: 1, maxLength: 200 });
-export const Id = Type.String({ minLength: 1, maxLength: 100 });
+const OrgName = Text('display', { minLength: 1, maxLength: 200 });
+export const Id = Text('plain', { minLength: 1, maxLength: 100 });
 
 export const CreateOrgBody = Type.Object({ name: OrgName }, { additionalProperties: false });
 export const OrgParams = Type.Object({ id: Id });

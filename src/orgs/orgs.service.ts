@@ -1,12 +1,13 @@
+import type { Principal } from '../auth/principal.ts';
 import { AppError } from '../errors.ts';
-import { allows, LEAST_ROLE, type OrgAccess } from './access.ts';
+import { allows, type OrgAccess, personOnly } from './access.ts';
 import type { Member, OrgsRepo, OrgWithRole } from './orgs.repo.ts';
 
 export interface OrgsService {
-  list(userId: string): Promise<OrgWithRole[]>;
-  create(userId: string, name: string): Promise<OrgWithRole>;
-  members(userId: string, orgId: string): Promise<Member[]>;
-  removeMember(userId: string, orgId: string, memberId: string): Promise<void>;
+  list(actor: Principal): Promise<OrgWithRole[]>;
+  create(actor: Principal, name: string): Promise<OrgWithRole>;
+  members(actor: Principal, orgId: string): Promise<Member[]>;
+  removeMember(actor: Principal, orgId: string, memberId: string): Promise<void>;
 }
 
 /**
@@ -17,30 +18,38 @@ export function createOrgsService(deps: { orgs: OrgsRepo; access: OrgAccess }): 
   const { orgs, access } = deps;
 
   return {
-    list: (userId) => orgs.listForUser(userId),
+    async list(actor) {
+      if (actor.kind === 'user') return orgs.listForUser(actor.userId);
+      // A key sees its own organisation only, with its creator's role.
+      await access.require(actor, actor.orgId, 'use');
+      const org = await orgs.findForUser(actor.userId, actor.orgId);
+      return org ? [org] : [];
+    },
 
-    async create(userId, rawName) {
+    async create(actor, rawName) {
+      const userId = personOnly(actor, 'create organisations');
       const name = rawName.trim();
       if (!name) throw new AppError('validation_failed', 'name must not be blank', { details: { field: 'name' } });
       return orgs.create(name, userId);
     },
 
-    async members(userId, orgId) {
-      await access.require(userId, orgId, LEAST_ROLE.use);
+    async members(actor, orgId) {
+      await access.require(actor, orgId, 'use');
       return orgs.listMembers(orgId);
     },
 
-    async removeMember(userId, orgId, memberId) {
-      if (memberId !== userId) {
-        const { role: myRole } = await access.require(userId, orgId, LEAST_ROLE.removeMember);
+    async removeMember(actor, orgId, memberId) {
+      // Leaving is a person's own choice; a key removing its creator is a removal like any other.
+      if (memberId !== actor.userId || actor.kind === 'api_key') {
+        const grant = await access.require(actor, orgId, 'removeMember');
         const target = await orgs.findMember(orgId, memberId);
         if (!target) throw new AppError('not_found', 'this user is not a member of the organisation');
-        if (target.role === 'owner' && !allows(myRole, 'manageOwners')) {
+        if (target.role === 'owner' && !allows(grant, 'manageOwners')) {
           throw new AppError('forbidden', 'only an owner can remove an owner');
         }
       } else {
         // Anyone may leave an organisation they belong to (except its last owner, below).
-        await access.require(userId, orgId, LEAST_ROLE.use);
+        await access.require(actor, orgId, 'use');
       }
       const removed = await orgs.removeMember(orgId, memberId);
       if (removed.ok) return;

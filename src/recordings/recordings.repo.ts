@@ -3,6 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { nowIso } from '../db/index.ts';
 import type { Database, Recording, RecordingSource, RecordingStatus, RecordingUpdate } from '../db/schema.ts';
+import { matchesSearch, searchPattern } from '../transcripts/transcripts.repo.ts';
 
 export interface NewRecordingInput {
   /** Chosen by the caller when files are stored under the id before the row exists (uploads). */
@@ -25,6 +26,8 @@ export interface ListQuery {
   limit: number;
   /** Opaque position from the previous page (created_at and id of its last row). */
   before?: { createdAt: string; id: string };
+  /** Only recordings whose name or transcript contains this (case-insensitive). */
+  search?: string;
 }
 
 /** Fields a fenced update may change: everything but identity and the epoch itself. */
@@ -114,9 +117,10 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
 
     get: (id) => db.selectFrom('recordings').selectAll().where('id', '=', id).executeTakeFirst(),
 
-    async list({ orgIds, limit, before }) {
+    async list({ orgIds, limit, before, search }) {
       if (orgIds.length === 0) return [];
       let query = db.selectFrom('recordings').selectAll().where('org_id', 'in', orgIds);
+      if (search) query = query.where(matchesSearch(searchPattern(search)));
       if (before) {
         query = query.where((eb) =>
           eb.or([

@@ -3,8 +3,11 @@ import fastifyMultipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { looksLikeApiKey } from '../api-keys/api-key-token.ts';
 import type { TokenService } from '../auth/tokens.ts';
+import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { checkedParts } from '../http/multipart.ts';
 import { contentDisposition, decideRange } from './http-range.ts';
 import {
   AudioQuery,
@@ -15,6 +18,7 @@ import {
   RecordingJson,
   RenameBody,
   toRecordingJson,
+  UploadFields,
   UploadQuery,
 } from './recordings.schemas.ts';
 import type { RecordingsService } from './recordings.service.ts';
@@ -29,7 +33,15 @@ export interface RecordingsRoutesOptions {
   audioDelivery: { audioDelivery: 'stream' | 'redirect'; presignedUrlTtlSec: number };
 }
 
-const errors = { 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 413: ErrorJson, 415: ErrorJson, 422: ErrorJson };
+const errors = {
+  401: ErrorJson,
+  403: ErrorJson,
+  404: ErrorJson,
+  409: ErrorJson,
+  413: ErrorJson,
+  415: ErrorJson,
+  422: ErrorJson,
+};
 const security = [{ bearer: [] }];
 const oneHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
 /** Binary bodies are streamed as they are; this schema only documents them (Fastify never serialises a stream). */
@@ -62,16 +74,17 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'within that time, the answer is 415 (not audio / unsupported format / no audio stream) or 422 ' +
           '(truncated, corrupt, too long) and nothing is kept. A failure found after a 202 leaves the recording ' +
           'with status `failed` and the reason in `error`. Send `org_id` before the file so a refused ' +
-          'organisation is answered before the body is read. Larger than the limit: 413.',
+          'organisation is answered before the body is read. Larger than the limit: 413. A body that stops ' +
+          'arriving: 408. Server disk full: 507.',
         consumes: ['multipart/form-data'],
         querystring: UploadQuery,
-        response: { 201: RecordingJson, 202: RecordingJson, ...errors, 503: ErrorJson },
+        response: { 201: RecordingJson, 202: RecordingJson, ...errors, 408: ErrorJson, 503: ErrorJson, 507: ErrorJson },
       },
     },
     async (request, reply) => {
       const result = await uploads.upload({
-        userId: request.user.id,
-        parts: request.parts(),
+        actor: request.user,
+        parts: checkedParts(request, UploadFields),
         orgId: request.query.org_id,
         name: request.query.name,
         waitMs: request.query.wait === undefined ? undefined : request.query.wait * 1000,
@@ -91,16 +104,18 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         summary: 'List recordings, newest first',
         description:
           'All recordings of every organisation you belong to, or of `org_id` only (404 if you are not a ' +
-          'member). Pass `next_cursor` back as `before` for the next page; it is null on the last page.',
+          'member). Pass `next_cursor` back as `before` for the next page; it is null on the last page. ' +
+          '`q` keeps those whose name or transcript contains the text, ignoring case.',
         querystring: ListQuery,
         response: { 200: ListResponse, ...errors },
       },
     },
     async (request) => {
-      const page = await recordings.list(request.user.id, {
+      const page = await recordings.list(request.user, {
         limit: request.query.limit,
         ...(request.query.org_id ? { orgId: request.query.org_id } : {}),
         ...(request.query.before ? { before: request.query.before } : {}),
+        ...(request.query.q ? { q: request.query.q } : {}),
       });
       return { items: page.items.map(toRecordingJson), next_cursor: page.nextCursor };
     },
@@ -118,7 +133,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         response: { 200: RecordingJson, ...errors },
       },
     },
-    async (request) => toRecordingJson(await recordings.getVisible(request.user.id, request.params.id)),
+    async (request) => toRecordingJson(await recordings.getVisible(request.user, request.params.id)),
   );
 
   app.patch(
@@ -135,7 +150,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request) =>
-      toRecordingJson(await recordings.rename(request.user.id, request.params.id, cleanName(request.body.name))),
+      toRecordingJson(await recordings.rename(request.user, request.params.id, cleanName(request.body.name))),
   );
 
   app.delete(
@@ -151,7 +166,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request, reply) => {
-      await recordings.remove(request.user.id, request.params.id);
+      await recordings.remove(request.user, request.params.id);
       return reply.status(204).send(null);
     },
   );
@@ -173,17 +188,20 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request, reply) =>
-      reply.status(202).send(toRecordingJson(await recordings.reprocess(request.user.id, request.params.id))),
+      reply.status(202).send(toRecordingJson(await recordings.reprocess(request.user, request.params.id))),
   );
 
   // <audio> elements cannot send an Authorization header, so this one route also accepts the access token
   // in ?access_token= (RFC 6750 §2.3). It is checked by the same validator; its logs stay at warn so the
-  // URL (with the token) is not written to the request log.
+  // URL (with the token) is not written to the request log. Not an API key: a URL ends up in browser
+  // history and proxy logs, where a 15-minute token expires but a key goes on working.
   const audioAuth = async (request: FastifyRequest, reply: FastifyReply) => {
     const token = (request.query as { access_token?: string }).access_token;
     if (request.headers.authorization || !token) return auth.call(app, request, reply);
-    const claims = await tokens.validateAccessToken(token);
-    request.user = { id: claims.userId };
+    if (looksLikeApiKey(token)) {
+      throw new AppError('invalid_token', 'send an API key in the Authorization header, never in a URL');
+    }
+    request.user = await tokens.validateAccessToken(token);
   };
 
   app.get(
@@ -200,7 +218,8 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'Content-Range, an unsatisfiable one 416; several ranges are answered with the whole file (200). ' +
           'ETag with If-None-Match (304) and If-Range are supported. Inline by default (for <audio>); ' +
           '`?download=1` makes it an attachment. Authentication: the Bearer header, or — for <audio> elements ' +
-          'that cannot send headers — the same short-lived access token in `?access_token=` (this route only). ' +
+          'that cannot send headers — the same short-lived access token in `?access_token=` (this route only; ' +
+          'never an API key, which goes in the header). ' +
           '409 while the recording is not ready. With AUDIO_DELIVERY=redirect and S3 storage, the answer is ' +
           'instead 302 to a presigned URL of the object store, valid for PRESIGNED_URL_TTL_SECONDS, which ' +
           'serves the same bytes with Range.',
@@ -211,7 +230,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       },
     },
     async (request, reply) => {
-      const audio = await recordings.openAudio(request.user.id, request.params.id);
+      const audio = await recordings.openAudio(request.user, request.params.id);
       const download = request.query.download === '1' || request.query.download === 'true';
       const disposition = contentDisposition(download ? 'attachment' : 'inline', audio.recording.name, '.ogg');
       if (options.audioDelivery.audioDelivery === 'redirect') {
@@ -221,12 +240,6 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         });
         if (url) return reply.header('cache-control', 'private, no-store').redirect(url, 302);
       }
-      reply
-        .header('accept-ranges', 'bytes')
-        .header('etag', audio.blob.etag)
-        .header('cache-control', 'private, no-cache')
-        .header('referrer-policy', 'no-referrer')
-        .header('content-disposition', disposition);
       const decision = decideRange(
         {
           method: request.method,
@@ -236,14 +249,20 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
         },
         audio.blob,
       );
+      reply.header('accept-ranges', 'bytes');
+      if (decision.kind === 'unsatisfiable') {
+        // RFC 9110 §15.5.17: a 416 names the current length so the client can ask again.
+        reply.header('content-range', `bytes */${audio.blob.size}`);
+        throw new AppError('range_not_satisfiable', `the file has ${audio.blob.size} bytes`);
+      }
+      reply
+        .header('etag', audio.blob.etag)
+        .header('cache-control', 'private, no-cache')
+        .header('referrer-policy', 'no-referrer')
+        .header('content-disposition', disposition);
       switch (decision.kind) {
         case 'not_modified':
           return reply.status(304).send(null);
-        case 'unsatisfiable':
-          return reply
-            .status(416)
-            .header('content-range', `bytes */${audio.blob.size}`)
-            .send({ error: 'range_not_satisfiable', message: `the file has ${audio.blob.size} bytes` });
         case 'partial':
           return reply
             .status(206)

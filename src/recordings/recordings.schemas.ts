@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Recording } from '../db/schema.ts';
+import { Text } from '../text-policy.ts';
 import { filenameFor } from './lifecycle.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -76,45 +77,81 @@ export const ErrorJson = Type.Object({
   details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+// Request parts name every property they take and refuse others, like the JSON bodies (src/http/validation.ts).
+const Strict = { additionalProperties: false } as const;
+const Id = (description?: string) =>
+  Text('plain', { minLength: 1, maxLength: 64, ...(description ? { description } : {}) });
+const Name = Text('display', { maxLength: 200 });
 
-export const ListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  before: Type.Optional(Type.String({ maxLength: 512, description: 'next_cursor of the previous page' })),
-  org_id: Type.Optional(Type.String({ maxLength: 64, description: 'Only this organisation (default: all yours)' })),
-});
+export const IdParams = Type.Object({ id: Id() }, Strict);
+
+export const ListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    before: Type.Optional(Text('plain', { maxLength: 512, description: 'next_cursor of the previous page' })),
+    org_id: Type.Optional(Id('Only this organisation (default: all yours)')),
+    q: Type.Optional(
+      Text('display', {
+        maxLength: 200,
+        description: 'Only recordings whose name or transcript contains this text (case-insensitive).',
+      }),
+    ),
+  },
+  Strict,
+);
 
 export const ListResponse = Type.Object({
   items: Type.Array(RecordingJson),
   next_cursor: Nullable(Type.String()),
 });
 
-export const RenameBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }) },
-  { additionalProperties: false },
+export const RenameBody = Type.Object({ name: Text('display', { minLength: 1, maxLength: 200 }) }, Strict);
+
+export const UploadQuery = Type.Object(
+  {
+    org_id: Type.Optional(Id()),
+    name: Type.Optional(Name),
+    wait: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 30,
+        description: 'Seconds to wait for processing (default: server setting).',
+      }),
+    ),
+  },
+  Strict,
 );
 
-export const UploadQuery = Type.Object({
-  org_id: Type.Optional(Type.String({ maxLength: 64 })),
-  name: Type.Optional(Type.String({ maxLength: 200 })),
-  wait: Type.Optional(
-    Type.Number({ minimum: 0, maximum: 30, description: 'Seconds to wait for processing (default: server setting).' }),
-  ),
-});
+/** The multipart fields of an upload besides `file` (checked as they arrive, src/http/multipart.ts). */
+export const UploadFields = Type.Object({ org_id: Type.Optional(Id()), name: Type.Optional(Name) }, Strict);
 
-export const AudioQuery = Type.Object({
-  download: Type.Optional(
-    Type.Union([Type.Literal('1'), Type.Literal('0'), Type.Literal('true'), Type.Literal('false')]),
-  ),
-  access_token: Type.Optional(Type.String({ maxLength: 4096 })),
-});
+export const AudioQuery = Type.Object(
+  {
+    download: Type.Optional(
+      Type.Union([Type.Literal('1'), Type.Literal('0'), Type.Literal('true'), Type.Literal('false')]),
+    ),
+    access_token: Type.Optional(Text('plain', { maxLength: 4096 })),
+  },
+  Strict,
+);
 
-export const StreamQuery = Type.Object({
-  recording_id: Type.Optional(Type.String({ maxLength: 64 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0 })),
-  final: Type.Optional(Type.Boolean()),
-  name: Type.Optional(Type.String({ maxLength: 200 })),
-  org_id: Type.Optional(Type.String({ maxLength: 64 })),
+export const StreamQuery = Type.Object(
+  {
+    recording_id: Type.Optional(Id()),
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    final: Type.Optional(Type.Boolean()),
+    name: Type.Optional(Name),
+    org_id: Type.Optional(Id()),
+  },
+  Strict,
+);
+
+/** tus-style headers, the alternative to `recording_id` and `offset` (other headers pass unchecked). */
+export const StreamHeaders = Type.Object({
+  'recording-id': Type.Optional(Id('The recording to append to (alternative to the recording_id query).')),
+  'upload-offset': Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Byte offset of this chunk (alternative to the offset query).' }),
+  ),
 });
 
 export const StreamResponse = Type.Object({

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
+import type { Principal } from '../auth/principal.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { OrgAccess } from '../orgs/access.ts';
+import type { OrgAccess, OrgAction } from '../orgs/access.ts';
 import type { BlobInfo, BlobStore } from '../storage/blob-store.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { RecordingsRepo } from './recordings.repo.ts';
@@ -40,16 +41,16 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
   throw new AppError('validation_failed', '"before" is not a cursor this server returned (use next_cursor)');
 }
 
-/** Reading, renaming and deleting recordings, and serving their audio, for the signed-in user. */
+/** Reading, renaming and deleting recordings, and serving their audio, for a person or an API key. */
 export function createRecordingsService(deps: RecordingsServiceDeps) {
   const { repo, blobs, lifecycle, orgAccess } = deps;
 
-  /** The recording if the user may see it; 404 for a missing one and for another org's alike. */
-  async function getVisible(userId: string, id: string): Promise<Recording> {
+  /** The recording if `authorise` lets the actor at it; 404 for a missing one and for another org's alike. */
+  async function authorised(id: string, authorise: (recording: Recording) => Promise<unknown>): Promise<Recording> {
     const recording = await repo.get(id);
     if (!recording) throw new AppError('not_found', 'recording not found');
     try {
-      await orgAccess.require(userId, recording.org_id);
+      await authorise(recording);
     } catch (error) {
       if (isAppError(error) && error.code === 'not_found') throw new AppError('not_found', 'recording not found');
       throw error;
@@ -57,49 +58,57 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
     return recording;
   }
 
-  /** The recording if the user may also change it (members their own, admins and owners all). */
-  async function manageable(userId: string, id: string): Promise<Recording> {
-    const recording = await getVisible(userId, id);
-    await orgAccess.requireRecordingManage(userId, recording);
-    return recording;
-  }
+  /**
+   * The recording if the actor may see it (`use`), or append to it (`record`: a stream's chunks need
+   * no `read` scope).
+   */
+  const getVisible = (actor: Principal, id: string, action: Extract<OrgAction, 'use' | 'record'> = 'use') =>
+    authorised(id, (recording) => orgAccess.require(actor, recording.org_id, action));
+
+  /** The recording if the actor may also change it (members their own, admins and owners all). */
+  const manageable = (actor: Principal, id: string) =>
+    authorised(id, (recording) => orgAccess.requireRecordingManage(actor, recording));
 
   return {
     getVisible,
 
-    async list(userId: string, query: { orgId?: string; limit: number; before?: string }): Promise<ListPage> {
+    async list(
+      actor: Principal,
+      query: { orgId?: string; limit: number; before?: string; q?: string },
+    ): Promise<ListPage> {
       const orgIds = query.orgId
-        ? [(await orgAccess.require(userId, query.orgId)).orgId]
-        : await orgAccess.orgIdsOf(userId);
+        ? [(await orgAccess.require(actor, query.orgId, 'use')).orgId]
+        : await orgAccess.orgIdsOf(actor);
       const rows = await repo.list({
         orgIds,
         limit: query.limit + 1,
         ...(query.before ? { before: decodeCursor(query.before) } : {}),
+        ...(query.q?.trim() ? { search: query.q.trim() } : {}),
       });
       const items = rows.slice(0, query.limit);
       const last = items.at(-1);
       return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
     },
 
-    async rename(userId: string, id: string, name: string): Promise<Recording> {
-      await manageable(userId, id);
+    async rename(actor: Principal, id: string, name: string): Promise<Recording> {
+      await manageable(actor, id);
       const updated = await repo.rename(id, name);
       if (!updated) throw new AppError('not_found', 'recording not found');
       return updated;
     },
 
     /** Removes the recording, its audio and its input; processing or recording elsewhere stops. */
-    async remove(userId: string, id: string): Promise<void> {
-      await lifecycle.remove(await manageable(userId, id));
+    async remove(actor: Principal, id: string): Promise<void> {
+      await lifecycle.remove(await manageable(actor, id));
     },
 
     /** "Process again" for a failed recording whose input is still kept. */
-    async reprocess(userId: string, id: string): Promise<Recording> {
-      return lifecycle.reprocess(await manageable(userId, id));
+    async reprocess(actor: Principal, id: string): Promise<Recording> {
+      return lifecycle.reprocess(await manageable(actor, id));
     },
 
-    async openAudio(userId: string, id: string): Promise<AudioHandle> {
-      const recording = await getVisible(userId, id);
+    async openAudio(actor: Principal, id: string): Promise<AudioHandle> {
+      const recording = await getVisible(actor, id);
       if (recording.status !== 'ready' || !recording.audio_key) {
         throw new AppError('conflict', `the audio is not available: the recording is ${recording.status}`, {
           details: { status: recording.status },

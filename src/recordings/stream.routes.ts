@@ -9,7 +9,14 @@ import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
 import type { Spool } from '../storage/spool.ts';
-import { ErrorJson, IdParams, StreamQuery, StreamResponse, toRecordingJson } from './recordings.schemas.ts';
+import {
+  ErrorJson,
+  IdParams,
+  StreamHeaders,
+  StreamQuery,
+  StreamResponse,
+  toRecordingJson,
+} from './recordings.schemas.ts';
 import { type ChunkFile, chunkPathIn, discardChunk, type StreamService } from './stream.service.ts';
 
 export interface StreamRoutesOptions {
@@ -54,14 +61,6 @@ async function receiveChunk(
     await discardChunk(chunk);
     throw error;
   }
-}
-
-function headerInt(value: string | string[] | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const text = Array.isArray(value) ? value[0] : value;
-  if (!text || !/^\d{1,15}$/.test(text.trim()))
-    throw new AppError('validation_failed', `${name} must be a byte offset`);
-  return Number(text);
 }
 
 const oneHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
@@ -119,27 +118,31 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           'acknowledged only once it is on disk (fsync). `final=true` (or POST .../finish) ends the stream ' +
           'and processes it like an upload: 200 when ready within a few seconds, else 202 with status ' +
           'processing. Appending to a finished stream is 409. Chunk larger than the limit: 413; first chunk ' +
-          'neither Ogg nor WebM: 415.',
+          'neither Ogg nor WebM: 415. A body that stops arriving: 408. Server disk full: 507 (the offset is unchanged).',
         consumes: CHUNK_TYPES,
         querystring: StreamQuery,
+        headers: StreamHeaders,
         response: {
           200: StreamResponse,
           201: StreamResponse,
           202: StreamResponse,
           401: ErrorJson,
+          403: ErrorJson,
           404: ErrorJson,
           409: ErrorJson,
+          408: ErrorJson,
           413: ErrorJson,
           415: ErrorJson,
           422: ErrorJson,
+          507: ErrorJson,
         },
       },
     },
     async (request, reply) => {
       try {
         const query = request.query;
-        const recordingId = query.recording_id ?? oneHeader(request.headers['recording-id']);
-        const offset = query.offset ?? headerInt(request.headers['upload-offset'], 'Upload-Offset');
+        const recordingId = query.recording_id ?? request.headers['recording-id'];
+        const offset = query.offset ?? request.headers['upload-offset'];
         const chunk = await receiveChunk(
           request.body,
           options.spool,
@@ -148,7 +151,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
         );
         try {
           const result = await streams.append({
-            userId: request.user.id,
+            actor: request.user,
             recordingId,
             orgId: query.org_id,
             name: query.name,
@@ -184,6 +187,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           200: StreamResponse,
           202: StreamResponse,
           401: ErrorJson,
+          403: ErrorJson,
           404: ErrorJson,
           409: ErrorJson,
           422: ErrorJson,
@@ -192,7 +196,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
     },
     async (request, reply) => {
       try {
-        return sendStreamState(reply, await streams.finish(request.user.id, request.params.id));
+        return sendStreamState(reply, await streams.finish(request.user, request.params.id));
       } catch (error) {
         return withOffsetHeader(reply, error);
       }

@@ -15,6 +15,7 @@ import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Principal } from '../auth/principal.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, ERRORS, type ErrorCode, isAppError } from '../errors.ts';
 import type { OrgAccess } from '../orgs/access.ts';
@@ -55,7 +56,7 @@ export interface StreamDeps {
 }
 
 export interface AppendInput {
-  userId: string;
+  actor: Principal;
   /** Absent on the first chunk, which creates the recording. */
   recordingId?: string | undefined;
   orgId?: string | undefined;
@@ -291,15 +292,15 @@ export function createStreamService(deps: StreamDeps) {
           throw new AppError('payload_too_large', `the stream would exceed the limit of ${deps.maxBytes} bytes`);
         }
         if (format === 'ogg') await checkOggFile(initialOggState(), input.chunk, 0, 0);
-        const orgId = input.orgId ?? (await orgAccess.personalOrgId(input.userId));
-        if (input.orgId) await orgAccess.require(input.userId, orgId);
+        const orgId = input.orgId ?? (await orgAccess.defaultOrgId(input.actor));
+        await orgAccess.require(input.actor, orgId, 'record');
         const name = input.name !== undefined ? cleanName(input.name) : 'Stream';
-        const recording = await lifecycle.createStream({ orgId, userId: input.userId, name, format });
+        const recording = await lifecycle.createStream({ orgId, userId: input.actor.userId, name, format });
         recordingId = recording.id;
         created = true;
       }
       const id = recordingId;
-      await recordings.getVisible(input.userId, id);
+      await recordings.getVisible(input.actor, id, 'record');
       const result = await locks.run(id, () =>
         withLease(id, (recording, epoch) => appendLocked(input, recording, epoch)),
       );
@@ -307,8 +308,8 @@ export function createStreamService(deps: StreamDeps) {
       return { recording, created, replayed: result.replayed };
     },
 
-    async finish(userId: string, recordingId: string): Promise<Recording> {
-      await recordings.getVisible(userId, recordingId);
+    async finish(actor: Principal, recordingId: string): Promise<Recording> {
+      await recordings.getVisible(actor, recordingId, 'record');
       const recording = await locks.run(recordingId, () =>
         withLease(recordingId, async (current, epoch) => {
           const format = formatOf(current);

@@ -4,6 +4,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Multipart } from '@fastify/multipart';
+import type { Principal } from '../auth/principal.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
 import type { OrgAccess } from '../orgs/access.ts';
@@ -54,13 +55,15 @@ export function createUploadReceiver(deps: UploadDeps) {
   const { spool, orgAccess, lifecycle } = deps;
 
   async function receiveUpload(input: {
-    userId: string;
+    actor: Principal;
     parts: AsyncIterable<Multipart>;
     orgId?: string | undefined;
     name?: string | undefined;
   }): Promise<Recording> {
     const id = randomUUID();
     let orgId = input.orgId;
+    /** The org checked before the file was read: the one named so far, else the actor's default. */
+    let checkedOrgId: string | undefined;
     let orgChecked = false;
     let name = input.name;
     let filename: string | undefined;
@@ -88,10 +91,10 @@ export function createUploadReceiver(deps: UploadDeps) {
             `unexpected file field "${part.fieldname}": send the audio as "file"`,
           );
         }
-        if (orgId !== undefined) {
-          await orgAccess.require(input.userId, orgId);
-          orgChecked = true;
-        }
+        // A refused upload (another org, a key without `record`) is answered before the file is read.
+        checkedOrgId = orgId ?? (await orgAccess.defaultOrgId(input.actor));
+        await orgAccess.require(input.actor, checkedOrgId, 'record');
+        orgChecked = orgId !== undefined;
         await spool.dirFor(incoming);
         await pipeline(part.file, createWriteStream(partPath, { flags: 'wx' }));
         if (part.file.truncated) throw new AppError('payload_too_large', 'the file is larger than the upload limit');
@@ -100,8 +103,8 @@ export function createUploadReceiver(deps: UploadDeps) {
       }
       if (!received)
         throw new AppError('validation_failed', 'no file: send the audio in a multipart field named "file"');
-      if (orgId === undefined) orgId = await orgAccess.personalOrgId(input.userId);
-      else if (!orgChecked) await orgAccess.require(input.userId, orgId);
+      orgId ??= checkedOrgId ?? (await orgAccess.defaultOrgId(input.actor));
+      if (orgId !== checkedOrgId) await orgAccess.require(input.actor, orgId, 'record');
       const displayName = name !== undefined ? cleanName(name) : (nameFromFilename(filename) ?? 'Upload');
 
       const size = (await stat(partPath)).size;
@@ -116,7 +119,7 @@ export function createUploadReceiver(deps: UploadDeps) {
       return await lifecycle.createUpload({
         id,
         orgId,
-        userId: input.userId,
+        userId: input.actor.userId,
         name: displayName,
         file: partPath,
         size,
@@ -135,7 +138,7 @@ export function createUploadReceiver(deps: UploadDeps) {
      * input kept for "process again".
      */
     async upload(input: {
-      userId: string;
+      actor: Principal;
       parts: AsyncIterable<Multipart>;
       orgId?: string | undefined;
       name?: string | undefined;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.ts';
 
 /** Where `vite build web` writes the page: web/dist in this repository. */
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -62,13 +63,11 @@ export async function webRoutes(app: FastifyInstance, options: WebRoutesOptions 
     const wantsHtml = pathname === '/' || (request.headers.accept ?? '').includes('text/html');
     if (!wantsHtml || HASHED_ASSET.test(pathname)) return reply.callNotFound();
     if (!isFile(path.join(root, 'index.html'))) {
-      return reply
-        .status(503)
-        .header('cache-control', 'no-store')
-        .type('text/plain; charset=utf-8')
-        .send(
-          'The Earshot web page has not been built. Run `npm run build:web`, or start the server with `npm start`.\n',
-        );
+      reply.header('cache-control', 'no-store');
+      throw new AppError(
+        'unavailable',
+        'the Earshot web page has not been built: run `npm run build:web`, or start the server with `npm start`',
+      );
     }
     return reply.sendFile('index.html');
   };

@@ -1,4 +1,4 @@
-import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
@@ -29,8 +29,7 @@ const DEFAULT_OVERLAP_SEC = 24 * 3600;
 
 /** Webhook endpoints of an org and their delivery log, under /api/orgs/:id/webhooks (owners and admins). */
 export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = async (app, { webhooks, tokens }) => {
-  // No coercion of body values and unknown properties rejected (see auth.routes.ts).
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Validated by the app's one validator (src/http/validation.ts); JSON bodies only.
   app.removeContentTypeParser('text/plain');
   app.addHook('preHandler', authenticate(tokens));
 
@@ -64,7 +63,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      const created = await webhooks.create(request.user.id, request.params.id, request.body);
+      const created = await webhooks.create(request.user, request.params.id, request.body);
       return reply.status(201).send({ endpoint: toEndpointJson(created.endpoint), secret: created.secret });
     },
   );
@@ -81,7 +80,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
       },
     },
     async (request) => ({
-      endpoints: (await webhooks.list(request.user.id, request.params.id)).map(toEndpointJson),
+      endpoints: (await webhooks.list(request.user, request.params.id)).map(toEndpointJson),
     }),
   );
 
@@ -96,8 +95,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
         response: { 200: EndpointJson, ...errors },
       },
     },
-    async (request) =>
-      toEndpointJson(await webhooks.get(request.user.id, request.params.id, request.params.endpointId)),
+    async (request) => toEndpointJson(await webhooks.get(request.user, request.params.id, request.params.endpointId)),
   );
 
   app.patch(
@@ -116,9 +114,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
       },
     },
     async (request) =>
-      toEndpointJson(
-        await webhooks.update(request.user.id, request.params.id, request.params.endpointId, request.body),
-      ),
+      toEndpointJson(await webhooks.update(request.user, request.params.id, request.params.endpointId, request.body)),
   );
 
   app.delete(
@@ -133,7 +129,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      await webhooks.remove(request.user.id, request.params.id, request.params.endpointId);
+      await webhooks.remove(request.user, request.params.id, request.params.endpointId);
       return reply.status(204).send(null);
     },
   );
@@ -156,7 +152,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     },
     async (request) => {
       const rotated = await webhooks.rotateSecret(
-        request.user.id,
+        request.user,
         request.params.id,
         request.params.endpointId,
         request.body.overlap_seconds ?? DEFAULT_OVERLAP_SEC,
@@ -182,12 +178,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
       },
     },
     async (request) => {
-      const page = await webhooks.deliveries(
-        request.user.id,
-        request.params.id,
-        request.params.endpointId,
-        request.query,
-      );
+      const page = await webhooks.deliveries(request.user, request.params.id, request.params.endpointId, request.query);
       return { items: page.items.map(toDeliveryJson), next_cursor: page.nextCursor };
     },
   );
@@ -208,7 +199,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     },
     async (request, reply) => {
       const { id, endpointId, deliveryId } = request.params;
-      return reply.status(202).send(toDeliveryJson(await webhooks.resend(request.user.id, id, endpointId, deliveryId)));
+      return reply.status(202).send(toDeliveryJson(await webhooks.resend(request.user, id, endpointId, deliveryId)));
     },
   );
 
@@ -226,6 +217,6 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     async (request, reply) =>
       reply
         .status(202)
-        .send(toDeliveryJson(await webhooks.sendTest(request.user.id, request.params.id, request.params.endpointId))),
+        .send(toDeliveryJson(await webhooks.sendTest(request.user, request.params.id, request.params.endpointId))),
   );
 };

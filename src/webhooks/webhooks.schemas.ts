@@ -3,11 +3,12 @@
  * web page takes its types from them (`import type`, so nothing of this file reaches the browser bundle).
  */
 import { type Static, Type } from 'typebox';
+import { Text } from '../text-policy.ts';
 import { EVENT_DESCRIPTIONS, EVENT_TYPES } from './event-types.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const Time = Type.String({ format: 'date-time' });
-const Id = Type.String({ minLength: 1, maxLength: 100 });
+const Id = Text('plain', { minLength: 1, maxLength: 100 });
 
 export const EventType = Type.Union(
   EVENT_TYPES.map((type) => Type.Literal(type)),
@@ -49,12 +50,12 @@ export type EndpointWithSecret = Static<typeof EndpointWithSecret>;
 
 export const EndpointList = Type.Object({ endpoints: Type.Array(EndpointJson) });
 
-const Url = Type.String({
+const Url = Text('display', {
   minLength: 1,
   maxLength: 2048,
   description: 'https:// (or http://) URL that receives POSTs; it must resolve to public addresses',
 });
-const Description = Type.String({ maxLength: 500 });
+const Description = Text('display', { maxLength: 500 });
 
 export const CreateEndpointBody = Type.Object(
   { url: Url, description: Type.Optional(Description), event_types: Type.Optional(EventTypes) },
@@ -112,8 +113,8 @@ export const DeliveryList = Type.Object({ items: Type.Array(DeliveryJson), next_
 export type DeliveryList = Static<typeof DeliveryList>;
 
 export const DeliveriesQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'entries per page (default 20)' })),
-  before: Type.Optional(Type.String({ maxLength: 512, description: 'next_cursor of the previous page' })),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  before: Type.Optional(Text('plain', { maxLength: 512, description: 'next_cursor of the previous page' })),
 });
 
 export const OrgParams = Type.Object({ id: Id });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { Principal } from '../auth/principal.ts';
 import type { WebhookEndpoint } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { RecordingEventType } from '../events/recording-events.ts';
-import { LEAST_ROLE, type OrgAccess } from '../orgs/access.ts';
+import type { OrgAccess } from '../orgs/access.ts';
 import type { AddressGuard } from './address-guard.ts';
 import { EVENT_TYPES, TEST_EVENT } from './event-types.ts';
 import { newMessageId } from './outbox.ts';
@@ -45,10 +46,11 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
 export function createWebhooksService(deps: WebhooksServiceDeps) {
   const { repo, access, guard, wake } = deps;
 
-  const requireManager = (userId: string, orgId: string) => access.require(userId, orgId, LEAST_ROLE.manageWebhooks);
+  // A person's role, or for an API key its creator's role and its `admin` scope (LEAST_SCOPE).
+  const requireManager = (actor: Principal, orgId: string) => access.require(actor, orgId, 'manageWebhooks');
 
-  async function endpointOf(userId: string, orgId: string, endpointId: string): Promise<WebhookEndpoint> {
-    await requireManager(userId, orgId);
+  async function endpointOf(actor: Principal, orgId: string, endpointId: string): Promise<WebhookEndpoint> {
+    await requireManager(actor, orgId);
     const endpoint = await repo.getEndpoint(orgId, endpointId);
     if (!endpoint) throw new AppError('not_found', 'no webhook endpoint with this id in the organisation');
     return endpoint;
@@ -86,8 +88,8 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
   };
 
   return {
-    async list(userId: string, orgId: string): Promise<WebhookEndpoint[]> {
-      await requireManager(userId, orgId);
+    async list(actor: Principal, orgId: string): Promise<WebhookEndpoint[]> {
+      await requireManager(actor, orgId);
       return repo.listEndpoints(orgId);
     },
 
@@ -95,11 +97,11 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
 
     /** A new endpoint, enabled, with its secret: returned here once and never again. */
     async create(
-      userId: string,
+      actor: Principal,
       orgId: string,
       input: EndpointInput,
     ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
-      await requireManager(userId, orgId);
+      await requireManager(actor, orgId);
       if ((await repo.countEndpoints(orgId)) >= MAX_ENDPOINTS_PER_ORG) {
         throw new AppError('conflict', `an organisation has at most ${MAX_ENDPOINTS_PER_ORG} webhook endpoints`);
       }
@@ -123,12 +125,12 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     },
 
     async update(
-      userId: string,
+      actor: Principal,
       orgId: string,
       endpointId: string,
       input: Partial<EndpointInput> & { enabled?: boolean | undefined },
     ): Promise<WebhookEndpoint> {
-      let endpoint = await endpointOf(userId, orgId, endpointId);
+      let endpoint = await endpointOf(actor, orgId, endpointId);
       if (input.url !== undefined || input.description !== undefined || input.event_types !== undefined) {
         endpoint =
           (await repo.updateEndpoint(orgId, endpointId, {
@@ -145,19 +147,19 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       return endpoint;
     },
 
-    async remove(userId: string, orgId: string, endpointId: string): Promise<void> {
-      await endpointOf(userId, orgId, endpointId);
+    async remove(actor: Principal, orgId: string, endpointId: string): Promise<void> {
+      await endpointOf(actor, orgId, endpointId);
       await repo.deleteEndpoint(orgId, endpointId);
     },
 
     /** A new secret, returned once; the old one keeps signing beside it for `overlapSec`. */
     async rotateSecret(
-      userId: string,
+      actor: Principal,
       orgId: string,
       endpointId: string,
       overlapSec: number,
     ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
-      await endpointOf(userId, orgId, endpointId);
+      await endpointOf(actor, orgId, endpointId);
       const secret = newSecret();
       const until = new Date(Date.now() + overlapSec * 1000).toISOString();
       const endpoint = await repo.rotateSecret(orgId, endpointId, secret, until);
@@ -166,13 +168,13 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     },
 
     async deliveries(
-      userId: string,
+      actor: Principal,
       orgId: string,
       endpointId: string,
-      query: { limit?: number | undefined; before?: string | undefined },
+      query: { limit: number; before?: string | undefined },
     ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
-      await endpointOf(userId, orgId, endpointId);
-      const limit = query.limit ?? 20;
+      await endpointOf(actor, orgId, endpointId);
+      const { limit } = query;
       const before = query.before ? decodeCursor(query.before) : undefined;
       const items = await repo.listDeliveries(endpointId, limit + 1, before);
       const page = items.slice(0, limit);
@@ -180,8 +182,8 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     },
 
     /** Sends a delivered, failed or cancelled message again: a new delivery with the same `webhook-id`. */
-    async resend(userId: string, orgId: string, endpointId: string, deliveryId: string): Promise<DeliveryView> {
-      const endpoint = await endpointOf(userId, orgId, endpointId);
+    async resend(actor: Principal, orgId: string, endpointId: string, deliveryId: string): Promise<DeliveryView> {
+      const endpoint = await endpointOf(actor, orgId, endpointId);
       const original = await repo.getDelivery(endpointId, deliveryId);
       if (!original) throw new AppError('not_found', 'no delivery with this id for this endpoint');
       ensureEnabled(endpoint);
@@ -191,8 +193,8 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     },
 
     /** A `webhook.test` message to this endpoint alone, whatever it subscribed to. */
-    async sendTest(userId: string, orgId: string, endpointId: string): Promise<DeliveryView> {
-      const endpoint = await endpointOf(userId, orgId, endpointId);
+    async sendTest(actor: Principal, orgId: string, endpointId: string): Promise<DeliveryView> {
+      const endpoint = await endpointOf(actor, orgId, endpointId);
       ensureEnabled(endpoint);
       const now = new Date();
       const delivery = await repo.addDelivery(endpointId, {

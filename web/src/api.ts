@@ -55,6 +55,24 @@ export interface InviteResult {
   delivery: { via: 'inviter'; token: string };
 }
 
+export type Scope = 'read' | 'record' | 'admin';
+
+/** An organisation's API key as its owners and admins see it (never its secret). */
+export interface ApiKey {
+  id: string;
+  org_id: string;
+  name: string;
+  scopes: Scope[];
+  /** `esk_<id>`: the start of the token, to recognise it. */
+  prefix: string;
+  creator_id: string;
+  creator_email: string;
+  creator_name: string | null;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+}
+
 export type RecordingStatus = 'receiving' | 'processing' | 'ready' | 'failed';
 
 export interface Recording {
@@ -75,6 +93,24 @@ export interface Recording {
   created_at: string;
   finished_at: string | null;
   filename: string | null;
+}
+
+export type TranscriptStatus = 'none' | 'pending' | 'processing' | 'ready' | 'failed';
+
+/** A recording's transcript: the latest request's status and the last finished segments (seconds). */
+export interface Transcript {
+  recording_id: string;
+  status: TranscriptStatus;
+  /** The server has a transcription provider. */
+  available: boolean;
+  provider: string | null;
+  language: string | null;
+  error: string | null;
+  segments: { start: number; end: number; text: string }[];
+}
+
+export interface OrgSettings {
+  auto_transcribe: boolean;
 }
 
 interface TokenPair {
@@ -168,6 +204,8 @@ export function describeError(
       return `Not found — it may have been deleted${detail}.`;
     case 'busy':
       return 'The server is busy. Try again in a moment.';
+    case 'transcription_unavailable':
+      return 'Transcription is off on this server; its administrator can turn it on.';
   }
   if (status === 401) return 'Your session has expired. Sign in again.';
   if (status === 413) return 'The file is too large for this server.';
@@ -426,13 +464,35 @@ export class ApiClient {
     return this.request<void>('POST', `/api/invitations/${encodeURIComponent(id)}/decline`);
   }
 
+  apiKeys(orgId: string): Promise<ApiKey[]> {
+    return this.get<{ api_keys: ApiKey[] }>(`/api/orgs/${encodeURIComponent(orgId)}/api-keys`).then((r) => r.api_keys);
+  }
+
+  /** The token is in this answer only: the server keeps a hash of its secret. */
+  createApiKey(
+    orgId: string,
+    input: { name: string; scopes: Scope[]; expires_at?: string },
+  ): Promise<{ api_key: ApiKey; token: string }> {
+    return this.request('POST', `/api/orgs/${encodeURIComponent(orgId)}/api-keys`, input);
+  }
+
+  revokeApiKey(orgId: string, id: string): Promise<void> {
+    return this.request<void>('DELETE', `/api/orgs/${encodeURIComponent(orgId)}/api-keys/${encodeURIComponent(id)}`);
+  }
+
   removeMember(orgId: string, userId: string): Promise<void> {
     return this.request<void>('DELETE', `/api/orgs/${encodeURIComponent(orgId)}/members/${encodeURIComponent(userId)}`);
   }
 
-  recordings(orgId: string, before?: string, limit = 20): Promise<{ items: Recording[]; next_cursor: string | null }> {
+  recordings(
+    orgId: string,
+    before?: string,
+    limit = 20,
+    search = '',
+  ): Promise<{ items: Recording[]; next_cursor: string | null }> {
     const query = new URLSearchParams({ org_id: orgId, limit: String(limit) });
     if (before) query.set('before', before);
+    if (search) query.set('q', search);
     return this.get(`/api/recordings?${query}`);
   }
 
@@ -446,6 +506,22 @@ export class ApiClient {
 
   deleteRecording(id: string): Promise<void> {
     return this.request<void>('DELETE', `/api/recordings/${encodeURIComponent(id)}`);
+  }
+
+  transcript(id: string): Promise<Transcript> {
+    return this.get<Transcript>(`/api/recordings/${encodeURIComponent(id)}/transcript`);
+  }
+
+  requestTranscript(id: string): Promise<Transcript> {
+    return this.request<Transcript>('POST', `/api/recordings/${encodeURIComponent(id)}/transcript`);
+  }
+
+  orgSettings(orgId: string): Promise<OrgSettings> {
+    return this.get<OrgSettings>(`/api/orgs/${encodeURIComponent(orgId)}/settings`);
+  }
+
+  updateOrgSettings(orgId: string, settings: Partial<OrgSettings>): Promise<OrgSettings> {
+    return this.request<OrgSettings>('PATCH', `/api/orgs/${encodeURIComponent(orgId)}/settings`, settings);
   }
 
   /** URL for <audio src> and downloads: the element can't send headers, so the token rides along. */

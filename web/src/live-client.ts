@@ -14,10 +14,12 @@
  * throws, it returns false once the session can take no more audio.
  */
 
+/** The seed's three keys, all required by the server (docs/live-protocol.md §2). */
 export interface LiveMetadata {
   name: string;
-  meeting_link?: string | null;
-  org_id?: string | null;
+  /** "" or null when there is no meeting. */
+  meeting_link: string | null;
+  org_id: string;
 }
 
 /**
@@ -39,6 +41,8 @@ export type LiveClientEvent =
   | { type: 'started'; recordingId: string; filename: string }
   | { type: 'resumed'; recordingId: string; bytes: number }
   | { type: 'ack'; bytes: number }
+  /** The server has this many bytes in shared storage; they survive the loss of any one node. */
+  | { type: 'committed'; bytes: number }
   | { type: 'reconnecting'; attempt: number; delayMs: number; code: number }
   /** `recording_saved` arrived (by stop, shutdown or a limit); `ended` follows when the socket closes. */
   | { type: 'saved'; recordingId: string; duration: number | null; bytes: number }
@@ -69,6 +73,12 @@ export interface LiveClientOptions {
   metadata: LiveMetadata;
   /** Reconnect and resume after a drop (default true). Needs acks, which are then always on. */
   resume?: boolean;
+  /**
+   * Keep audio until the server has it in shared storage (`committed`), not just on the disk of the node
+   * it reached (`ack`): then even the loss of that node loses nothing, because the recording resumes on
+   * another one (default true).
+   */
+  commit?: boolean;
   /** Give up reconnecting after this long; keep it under the server's grace period (default 100 s). */
   reconnectForMs?: number;
   /**
@@ -101,7 +111,7 @@ export class LiveRecordingError extends Error {
 }
 
 /** Close codes after which reconnecting cannot help. */
-const FINAL_CLOSE_CODES = new Set([1000, 1008, 1009, 4404, 4409, 4413, 4422, 4429]);
+const FINAL_CLOSE_CODES = new Set([1000, 1008, 1009, 4404, 4409, 4410, 4413, 4415, 4422, 4429]);
 /** The server's close code and errors for "a limit of one recording was reached" (what it had is saved). */
 const LIMIT_CLOSE_CODE = 4413;
 const LIMIT_ERRORS = new Set(['recording_too_large', 'media_too_long']);
@@ -124,6 +134,7 @@ export class LiveRecordingClient {
   #total = 0;
   #sent = 0;
   #acked = 0;
+  #committed = 0;
   #ready = false;
   /** stop() was called: send() takes no more audio. */
   #stopRequested = false;
@@ -158,9 +169,13 @@ export class LiveRecordingClient {
   get totalBytes(): number {
     return this.#total;
   }
-  /** Bytes the server confirmed as durable. */
+  /** Bytes the server confirmed as durable on the node that received them. */
   get ackedBytes(): number {
     return this.#acked;
+  }
+  /** Bytes the server confirmed as in shared storage (with `commit`). */
+  get committedBytes(): number {
+    return this.#committed;
   }
   /** Bytes held in memory until acknowledged. */
   get bufferedBytes(): number {
@@ -292,8 +307,11 @@ export class LiveRecordingClient {
     switch (message.status) {
       case 'authenticated': {
         const resume = this.#recordingId !== null;
+        const promises = { ack: true, ...(this.#keepUntilCommitted ? { commit: true } : {}) };
         ws.send(
-          JSON.stringify(resume ? { resume: this.#recordingId, ack: true } : { ...this.#options.metadata, ack: true }),
+          JSON.stringify(
+            resume ? { resume: this.#recordingId, ...promises } : { ...this.#options.metadata, ...promises },
+          ),
         );
         return;
       }
@@ -308,15 +326,32 @@ export class LiveRecordingClient {
       case 'recording_resumed':
         this.#attempt = 0;
         this.#dropStartedAt = 0;
-        this.#acknowledge(Math.min(message.bytes, this.#total));
+        if (message.bytes < this.#base) {
+          // The server continues from before audio we let go of (it was acknowledged by a node that is
+          // gone, and not committed): resending cannot close that gap.
+          this.#fail(
+            'refused',
+            'audio_lost',
+            `the server resumed at byte ${message.bytes}, but audio before byte ${this.#base} is no longer kept`,
+            0,
+          );
+          return;
+        }
+        this.#release(Math.min(message.bytes, this.#total));
         this.#sent = message.bytes;
         this.#ready = true;
         this.#emit({ type: 'resumed', recordingId: message.recording_id, bytes: message.bytes });
         this.#flush();
         return;
       case 'ack':
-        this.#acknowledge(message.bytes);
+        this.#acked = Math.max(this.#acked, message.bytes);
+        if (!this.#keepUntilCommitted) this.#release(message.bytes);
         this.#emit({ type: 'ack', bytes: message.bytes });
+        return;
+      case 'committed':
+        this.#committed = Math.max(this.#committed, message.bytes);
+        this.#release(message.bytes);
+        this.#emit({ type: 'committed', bytes: message.bytes });
         return;
       case 'recording_saved':
         // Saved (by our stop, a shutdown or a limit): no more audio. Why is known once the socket closes.
@@ -353,7 +388,8 @@ export class LiveRecordingClient {
   /** After a failed or lost connection: reconnect with back-off, or end the session. */
   #retryOrEnd(code: number, reason: string): void {
     const error = this.#lastError ?? { error: 'closed', message: reason || `connection closed (${code})` };
-    if (FINAL_CLOSE_CODES.has(code)) {
+    // After our stop, "unavailable" means the server has everything and finishes the recording itself.
+    if (FINAL_CLOSE_CODES.has(code) || (this.#stopping && error.error === 'unavailable')) {
       this.#fail('refused', error.error, error.message, code);
       return;
     }
@@ -399,10 +435,14 @@ export class LiveRecordingClient {
     this.#emit({ type: 'ended', reason, saved, error, message, code });
   }
 
-  #acknowledge(bytes: number): void {
-    if (bytes <= this.#acked) return;
-    this.#acked = bytes;
-    // Drop whole chunks the server has made durable (a partly acknowledged chunk stays whole).
+  /** Resumable sessions keep audio until committed, unless told not to. */
+  get #keepUntilCommitted(): boolean {
+    return this.#options.resume !== false && this.#options.commit !== false;
+  }
+
+  /** Lets go of audio the server keeps for us up to `bytes` (acknowledged, or committed). */
+  #release(bytes: number): void {
+    // Drop whole chunks the server has (a partly confirmed chunk stays whole).
     while (this.#chunks.length > 0 && this.#base + (this.#chunks[0] as Uint8Array<ArrayBuffer>).byteLength <= bytes) {
       this.#base += (this.#chunks.shift() as Uint8Array<ArrayBuffer>).byteLength;
     }

@@ -8,7 +8,7 @@ import { LiveRecordingClient, LiveRecordingError } from './live-client.ts';
 export interface LiveLinkOptions {
   name: string;
   meetingLink: string | null;
-  orgId: string | null;
+  orgId: string;
   onAck(bytes: number): void;
   onReconnecting(): void;
   onReconnected(): void;

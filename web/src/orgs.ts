@@ -1,11 +1,15 @@
 /**
  * Organisations: create one; see its members; for owners and admins, invite people by e-mail (the page
  * shows the link to send them, since Earshot sends no e-mail), see and revoke pending invitations, and
- * remove members. Invitations addressed to me are in invitations.ts. The rules are docs/roles.md.
+ * remove members. Invitations addressed to me are in invitations.ts, API keys in api-keys.ts. The rules
+ * are docs/roles.md.
  */
+
 import { type ApiClient, ApiError, type Invitation, type Member, type Org, type Role } from './api.ts';
+import { apiKeysView } from './api-keys.ts';
 import { confirmDialog, field, fill, formatDate, h, notice } from './dom.ts';
 import { incomingInvitations, inviteLink } from './invitations.ts';
+import { orgSettingsSection } from './org-settings.ts';
 import { webhooksPanel } from './webhooks.ts';
 
 export interface OrgsView {
@@ -24,6 +28,8 @@ export function orgsView(
   onOrgAdded: (org: Org) => Promise<void>,
 ): OrgsView {
   const incoming = incomingInvitations(api, me.email, onOrgAdded);
+  const keys = apiKeysView(api);
+  const settings = orgSettingsSection(api);
   const webhooks = webhooksPanel(api);
 
   // --- create ---
@@ -247,6 +253,8 @@ export function orgsView(
     membersList,
     pendingSection,
     inviteForm,
+    settings.element,
+    keys.element,
   );
 
   const element = h(
@@ -278,7 +286,7 @@ export function orgsView(
       linkBox.hidden = true;
       // Only owners may invite owners.
       role.querySelector<HTMLOptionElement>('option[value="owner"]')!.hidden = org?.role !== 'owner';
-      await Promise.all([loadMembers(), loadPending(), webhooks.show(org)]);
+      await Promise.all([loadMembers(), loadPending(), keys.show(org), settings.show(org), webhooks.show(org)]);
     },
     reloadIncoming: () => incoming.reload(),
   };

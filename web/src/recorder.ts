@@ -34,7 +34,7 @@ const AUDIO_BITS_PER_SECOND = 32_000;
 
 export function recorderPanel(
   api: ApiClient,
-  currentOrg: () => string | null,
+  currentOrg: () => string,
   onChanged: (recording: Recording) => void,
 ): RecorderPanel {
   const unsupported = recordingUnsupportedReason();

@@ -1,10 +1,11 @@
 /**
- * The recordings of the current organisation: name, date, duration, size and status; rename in
- * place, delete after a confirmation, play with an <audio> element (the server answers HTTP Range
- * requests, so seeking works) and download.
+ * The recordings of the current organisation: name, date, duration, size and status; search by name
+ * and transcript; rename in place, delete after a confirmation, play with an <audio> element (the server
+ * answers HTTP Range requests, so seeking works) beside the transcript, and download.
  */
 import { type ApiClient, ApiError, type Recording } from './api.ts';
 import { confirmDialog, fill, formatBytes, formatDate, formatDuration, h, notice } from './dom.ts';
+import { transcriptPanel } from './transcript.ts';
 
 export interface RecordingsPanel {
   element: HTMLElement;
@@ -32,6 +33,16 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
   const more = h('button', { type: 'button', class: 'button secondary', hidden: true }, 'Load more');
   const refresh = h('button', { type: 'button', class: 'button secondary small' }, 'Refresh');
   const message = notice();
+  const search = h('input', {
+    type: 'search',
+    name: 'q',
+    maxLength: 200,
+    placeholder: 'Search names and transcripts',
+    'aria-label': 'Search recordings',
+  });
+  const searchForm = h('form', { class: 'search', role: 'search' }, search);
+  let query = '';
+  let searchTimer: ReturnType<typeof setTimeout> | undefined;
   const items = new Map<string, { recording: Recording; element: HTMLLIElement; player: Player | null }>();
   let cursor: string | null = null;
   let generation = 0;
@@ -41,6 +52,7 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
     'section',
     { class: 'card recordings-card', 'aria-labelledby': 'recordings-title' },
     h('div', { class: 'card-head' }, h('h2', { id: 'recordings-title' }, 'Recordings'), refresh),
+    searchForm,
     message.element,
     list,
     empty,
@@ -49,6 +61,7 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
 
   const updateEmpty = () => {
     empty.hidden = items.size > 0;
+    empty.textContent = query ? `No recordings match "${query}".` : 'No recordings yet. Record or upload one above.';
   };
 
   function render(recording: Recording): HTMLLIElement {
@@ -235,7 +248,7 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
     list.setAttribute('aria-busy', 'true');
     more.disabled = true;
     try {
-      const page = await api.recordings(org, reset ? undefined : (cursor ?? undefined), PAGE);
+      const page = await api.recordings(org, reset ? undefined : (cursor ?? undefined), PAGE, query);
       if (mine !== generation) return; // the organisation changed meanwhile
       if (reset) {
         for (const item of items.values()) item.player?.destroy();
@@ -282,6 +295,21 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
   }
 
   refresh.addEventListener('click', () => void loadPage(true));
+  // Searching as one types, once typing pauses; Enter searches at once.
+  const runSearch = () => {
+    clearTimeout(searchTimer);
+    if (search.value.trim() === query) return;
+    query = search.value.trim();
+    void loadPage(true);
+  };
+  search.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, 300);
+  });
+  searchForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    runSearch();
+  });
   more.addEventListener('click', () => void loadPage(false));
 
   const panel: RecordingsPanel = {
@@ -336,10 +364,17 @@ function createPlayer(api: ApiClient, recording: Recording): Player {
     retried = 0;
     error.clear();
   });
+  const transcript = transcriptPanel(api, recording.id, audio);
   return {
-    element: h('div', { class: 'player' }, audio, error.element),
+    element: h(
+      'div',
+      { class: 'player' },
+      h('div', { class: 'player-audio' }, audio, error.element),
+      transcript.element,
+    ),
     audio,
     destroy() {
+      transcript.destroy();
       audio.pause();
       audio.removeAttribute('src');
       audio.load();

@@ -1,0 +1,69 @@
+import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ErrorSchema } from '../auth/auth.schemas.ts';
+import type { TokenService } from '../auth/tokens.ts';
+import { authenticate } from '../http/authenticate.ts';
+import { OrgParams } from './orgs.schemas.ts';
+import type { OrgSettings } from './settings.repo.ts';
+import type { OrgSettingsService } from './settings.service.ts';
+
+export interface OrgSettingsRoutesOptions {
+  settings: OrgSettingsService;
+  tokens: TokenService;
+}
+
+const SettingsJson = Type.Object({
+  auto_transcribe: Type.Boolean({
+    description:
+      'Transcribe every recording of the organisation when it becomes ready (when the server has a transcription provider).',
+  }),
+});
+
+const SettingsPatch = Type.Object(
+  { auto_transcribe: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const toJson = (settings: OrgSettings) => ({ auto_transcribe: settings.autoTranscribe });
+
+export const orgSettingsRoutes: FastifyPluginAsyncTypebox<OrgSettingsRoutesOptions> = async (app, options) => {
+  // No coercion of body values and unknown properties rejected (see auth.routes.ts).
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.addHook('preHandler', authenticate(options.tokens));
+  const schema = { tags: ['orgs'], security: [{ bearer: [] }], params: OrgParams };
+  const errors = { 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 422: ErrorSchema };
+
+  app.get(
+    '/:id/settings',
+    {
+      schema: {
+        ...schema,
+        summary: "An organisation's settings",
+        description: 'Any member may read them.',
+        response: { 200: SettingsJson, ...errors },
+      },
+    },
+    async (request) => toJson(await options.settings.get(request.user, request.params.id)),
+  );
+
+  app.patch(
+    '/:id/settings',
+    {
+      schema: {
+        ...schema,
+        summary: "Change an organisation's settings (owner or admin)",
+        description: 'Send the settings to change; the others keep their values. Members get 403.',
+        body: SettingsPatch,
+        response: { 200: SettingsJson, ...errors },
+      },
+    },
+    async (request) => {
+      const { auto_transcribe } = request.body;
+      return toJson(
+        await options.settings.update(request.user, request.params.id, {
+          ...(auto_transcribe !== undefined ? { autoTranscribe: auto_transcribe } : {}),
+        }),
+      );
+    },
+  );
+};

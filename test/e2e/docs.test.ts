@@ -1,0 +1,68 @@
+/**
+ * The API documentation page (Swagger UI at /docs) in a real browser, under its Content-Security-Policy:
+ * it renders the operations, "Try it out" reaches the API, and the browser reports no CSP violation
+ * (an upgrade of @fastify/swagger-ui that needs another inline style or script fails here).
+ */
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { startTestServer, type TestServer } from '../helpers.ts';
+import { launchBrowser, longSpeechWav, watchConsole } from './browser.ts';
+
+describe('API docs page', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let wav: string;
+  let page: Page;
+  let problems: string[] = [];
+  const violations: string[] = [];
+
+  before(async () => {
+    wav = await longSpeechWav(1);
+    server = await startTestServer();
+    browser = await launchBrowser(wav);
+    page = await browser.newPage();
+    page.setDefaultTimeout(15_000);
+    problems = watchConsole(page);
+    await page.exposeFunction('reportViolation', (text: string) => violations.push(text));
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (event) => {
+        (window as unknown as { reportViolation(text: string): void }).reportViolation(
+          `${event.effectiveDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`,
+        );
+      });
+    });
+  });
+
+  after(async () => {
+    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
+    await browser?.close();
+    await server?.close();
+    if (wav) await rm(wav, { force: true });
+  });
+
+  test('renders every operation and runs "Try it out" without a CSP violation', async () => {
+    const response = await page.goto(`${server.url}/docs/`);
+    assert.match(response?.headers()['content-security-policy'] ?? '', /frame-ancestors 'none'/);
+    await page.locator('.opblock').first().waitFor();
+    assert.ok((await page.locator('.opblock').count()) >= 15);
+
+    const health = page.locator('.opblock', { hasText: '/healthz' });
+    await health.locator('.opblock-summary').click();
+    await health.getByRole('button', { name: 'Try it out' }).click();
+    await health.getByRole('button', { name: 'Execute' }).click();
+    await health.locator('.live-responses-table .response-col_status', { hasText: '200' }).waitFor();
+
+    await page
+      .getByRole('button', { name: /Authorize/ })
+      .first()
+      .click();
+    await page.locator('.modal-ux').waitFor();
+    assert.deepEqual(violations, []);
+    assert.deepEqual(
+      problems.filter((line) => /Content Security Policy/.test(line)),
+      [],
+    );
+  });
+});
