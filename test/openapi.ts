@@ -19,6 +19,7 @@ export interface Schema {
   default?: unknown;
   items?: Schema;
   minItems?: number;
+  minProperties?: number;
   format?: string;
 }
 
@@ -70,10 +71,13 @@ export function validValue(schema: Schema, name = ''): unknown {
   if (schema.anyOf?.[0]) return validValue(schema.anyOf[0], name);
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   switch (type) {
-    case 'object':
-      return Object.fromEntries(
-        (schema.required ?? []).map((key) => [key, validValue(schema.properties?.[key] ?? {}, key)]),
-      );
+    case 'object': {
+      // The required properties, and optional ones too when the schema wants more (a PATCH body).
+      const required = schema.required ?? [];
+      const keys =
+        required.length >= (schema.minProperties ?? 0) ? required : Object.keys(schema.properties ?? {});
+      return Object.fromEntries(keys.map((key) => [key, validValue(schema.properties?.[key] ?? {}, key)]));
+    }
     case 'array':
       return Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => validValue(schema.items ?? {}, name));
     case 'integer':

@@ -23,6 +23,7 @@ describe('seed metadata (step 2)', () => {
       meeting_link: 'https://meet.example.com/abc',
       org_id: 'o1',
       ack: false,
+      commit: false,
     });
     for (const meeting_link of ['', null]) {
       assert.equal((parseStartOrResume(JSON.stringify({ ...META, meeting_link })) as any).meeting_link, null);
@@ -70,7 +71,16 @@ describe('seed metadata (step 2)', () => {
   });
 
   it('keeps the resume message as its own opt-in alternative', () => {
-    assert.deepEqual(parseStartOrResume('{"resume":"0b5e-42","ack":true}'), { resume: '0b5e-42', ack: true });
+    assert.deepEqual(parseStartOrResume('{"resume":"0b5e-42","ack":true}'), {
+      resume: '0b5e-42',
+      ack: true,
+      commit: false,
+    });
+    assert.deepEqual(parseStartOrResume('{"resume":"0b5e-42","commit":true}'), {
+      resume: '0b5e-42',
+      ack: false,
+      commit: true,
+    });
     assert.equal(refusal({ resume: 'x\u0000' }).code, 'validation_failed');
   });
 });
