@@ -74,8 +74,7 @@ export function validValue(schema: Schema, name = ''): unknown {
     case 'object': {
       // The required properties, and optional ones too when the schema wants more (a PATCH body).
       const required = schema.required ?? [];
-      const keys =
-        required.length >= (schema.minProperties ?? 0) ? required : Object.keys(schema.properties ?? {});
+      const keys = required.length >= (schema.minProperties ?? 0) ? required : Object.keys(schema.properties ?? {});
       return Object.fromEntries(keys.map((key) => [key, validValue(schema.properties?.[key] ?? {}, key)]));
     }
     case 'array':
