@@ -1,6 +1,7 @@
 /**
  * `npm test`: unit and engine suites once, then the HTTP/WebSocket integration suites (test/*.test.ts)
- * on SQLite and again on PostgreSQL, then the browser suites (test/e2e). Extra arguments are passed to
+ * on SQLite and again on PostgreSQL, then the browser suites (test/e2e), then the cluster suites
+ * (test/cluster: several real nodes behind a load balancer). Extra arguments are passed to
  * `node --test` (e.g. `npm test -- --test-name-pattern=login`).
  *
  * The unit suite runs the BlobStore contract against a real S3 server too: before it, scripts/s3-server.sh
@@ -11,13 +12,15 @@ import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 
 const extra = process.argv.slice(2);
-const only = process.env.EARSHOT_TEST_ONLY; // unit | sqlite | postgres | e2e
+const only = process.env.EARSHOT_TEST_ONLY; // unit | sqlite | postgres | e2e | cluster
 
 const suites: { name: string; files: string[]; env: Record<string, string> }[] = [
   { name: 'unit', files: globSync('src/**/*.test.ts'), env: {} },
   { name: 'sqlite', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
   { name: 'postgres', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'postgres' } },
   { name: 'e2e', files: globSync('test/e2e/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
+  // Three real nodes on PostgreSQL and radosgw behind HAProxy (test/cluster/cluster.ts starts them).
+  { name: 'cluster', files: globSync('test/cluster/*.test.ts'), env: {} },
 ];
 
 function startS3(): Record<string, string> {
@@ -44,7 +47,7 @@ for (const suite of suites) {
   if (only && only !== suite.name) continue;
   if (suite.files.length === 0) continue;
   console.log(`\n# suite: ${suite.name} (${suite.files.length} files)`);
-  if (suite.name === 'e2e') {
+  if (suite.name === 'e2e' || suite.name === 'cluster') {
     // The browser suites test the built page: build it if web/ changed since the last build.
     const build = spawnSync(process.execPath, ['scripts/build-web.ts', '--if-stale'], { stdio: 'inherit' });
     if (build.status !== 0) {

@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
+import { longFixture, sendAudio, startRecording } from './live-helpers.ts';
 import { tableError } from './raw-http.ts';
 
 /**
@@ -106,5 +107,20 @@ describe('a full disk', { skip: canIsolate ? false : 'needs unshare -rm (user an
     const state = await api(server, 'GET', `/api/recordings/${id}`, { token: user.token });
     assert.equal(state.body.received_bytes, 12_000);
     assert.deepEqual(await childSpool(), [], 'nothing of the refused chunk is left');
+  });
+
+  it('closes a live session whose audio no longer fits with an error, then 1011, and keeps it resumable', async () => {
+    const { bytes } = longFixture('webm', 10);
+    assert.ok(bytes.length > 2 * SPOOL_BYTES);
+    const { client, recordingId } = await startRecording({ wsUrl: server.url.replace('http', 'ws') }, user, {
+      ack: true,
+    });
+    await sendAudio(client, bytes, { to: 2 * SPOOL_BYTES });
+    const error = await client.next((m) => m.status === 'error', 15_000);
+    assert.equal(error.error, 'insufficient_storage');
+    assert.match(error.message, /disk is full/);
+    assert.equal((await client.closed).code, 1011);
+    const state = await api(server, 'GET', `/api/recordings/${recordingId}`, { token: user.token });
+    assert.equal(state.body.status, 'receiving', 'kept for the client to resume, not finalised');
   });
 });

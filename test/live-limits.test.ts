@@ -201,6 +201,10 @@ describe('live recording: backpressure, worker crash, shutdown', () => {
     await server.stop();
     const saved = attached.client.messages.find((m) => m.status === 'recording_saved');
     assert.equal(saved?.bytes, 40_000);
+    // Everything received was made durable and acknowledged before the recording was saved and closed.
+    const savedAt = attached.client.messages.indexOf(saved);
+    const lastAck = attached.client.messages.slice(0, savedAt).findLast((m) => m.status === 'ack');
+    assert.equal(lastAck?.bytes, 40_000);
     assert.equal((await attached.client.closed).code, 1001);
     assert.equal((await handshaking.closed).code, 1001);
 

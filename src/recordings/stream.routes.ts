@@ -149,8 +149,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           options.chunkBytes,
           oneHeader(request.headers['content-length']),
         );
-        try {
-          const result = await streams.append({
+        // The received copy goes before the answer does: nothing of a request outlives it.
+        const result = await streams
+          .append({
             actor: request.user,
             recordingId,
             orgId: query.org_id,
@@ -158,12 +159,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
             offset,
             final: query.final === true,
             chunk,
-          });
-          reply.header('location', `/api/recordings/${result.recording.id}`);
-          return sendStreamState(reply, result.recording, result.created ? 201 : undefined);
-        } finally {
-          await discardChunk(chunk);
-        }
+          })
+          .finally(() => discardChunk(chunk));
+        reply.header('location', `/api/recordings/${result.recording.id}`);
+        return sendStreamState(reply, result.recording, result.created ? 201 : undefined);
       } catch (error) {
         return withOffsetHeader(reply, error);
       }

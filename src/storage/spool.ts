@@ -1,17 +1,19 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { syncPath } from './fsync.ts';
 
 /**
- * Local working space for recordings in progress: uploads being received, chunked streams and live raw
- * logs, and transcoder output before it moves to the BlobStore. One folder per recording id; media
- * workers read and write here, so it is always on the local disk whatever the BlobStore is.
+ * A node's local working space: requests being received, live raw logs, and processing scratch files
+ * (staged inputs, transcoder output before it goes to the BlobStore). One folder per recording id (or
+ * per incoming request); media workers read and write here, so it is always on the node's own disk
+ * whatever the BlobStore is. Nothing here is needed by another node.
  */
 export interface Spool {
   dirFor(recordingId: string): Promise<string>;
   /** Path of a named file in a recording's folder (the folder may not exist yet). */
   pathFor(recordingId: string, file: string): string;
   remove(recordingId: string): Promise<void>;
-  /** Recording ids that have a folder, with the files in each (for the startup clean-up). */
+  /** Folders in the spool, with the files in each (for the start-up sweep). */
   list(): Promise<{ recordingId: string; files: string[] }[]>;
 }
 
@@ -25,7 +27,9 @@ export function createSpool(root: string): Spool {
   return {
     async dirFor(recordingId) {
       const dir = folder(recordingId);
-      await mkdir(dir, { recursive: true });
+      // A new folder's entry in the spool must survive a power cut before a live raw log inside it
+      // acknowledges anything: fsync the spool folder when this call made it.
+      if ((await mkdir(dir, { recursive: true })) !== undefined) await syncPath(path.dirname(dir));
       return dir;
     },
     pathFor: (recordingId, file) => path.join(folder(recordingId), path.basename(file)),

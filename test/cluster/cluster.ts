@@ -53,6 +53,8 @@ export interface ClusterOptions {
   nodes?: number;
   /** Extra environment for every node. */
   env?: Record<string, string>;
+  /** Reach the S3 server through this endpoint instead (a counting proxy in bench/cluster.ts). */
+  s3Endpoint?: string;
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released: another process could take it first, rarely). */
@@ -134,7 +136,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   })();
   const s3 = s3Settings();
   // A prefix of its own in the shared bucket: clusters of different test files never see each other.
-  const storageUrl = s3.STORAGE_URL!.replace(/^s3:\/\/([^/?]+)/, `s3://$1/${database}`);
+  let storageUrl = s3.STORAGE_URL!.replace(/^s3:\/\/([^/?]+)/, `s3://$1/${database}`);
+  if (options.s3Endpoint) storageUrl = storageUrl.replace(/endpoint=[^&]+/, `endpoint=${options.s3Endpoint}`);
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     STORAGE_URL: storageUrl,
