@@ -16,7 +16,6 @@ import { createRateLimiter } from './cluster/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.ts';
 import { waitForDatabase } from './db/startup.ts';
-import { noRecordingEvents } from './events/recording-events.ts';
 import { docsRoutes } from './http/docs.routes.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
@@ -56,6 +55,8 @@ import { createTranscriptsRepo } from './transcripts/transcripts.repo.ts';
 import { transcriptsRoutes } from './transcripts/transcripts.routes.ts';
 import { createTranscriptsService } from './transcripts/transcripts.service.ts';
 import { webRoutes } from './web/web.routes.ts';
+import { createWebhooks } from './webhooks/index.ts';
+import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
 
 export interface BuildOptions {
   /** pino logger options or `false` (tests keep logs quiet). */
@@ -188,6 +189,15 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const spool = createSpool(path.join(config.dataDir, 'spool'));
   const recordingsRepo = createRecordingsRepo(database.db);
   const jobs = createJobsRepo(database.db, database.dialect, config.nodeId);
+  const webhooks = createWebhooks({
+    db: database.db,
+    dialect: database.dialect,
+    nodeId: config.nodeId,
+    config: config.webhooks,
+    publicUrl: config.publicUrl,
+    access: orgAccess,
+    log: app.log.child({ module: 'webhooks' }),
+  });
   const transcriptQueue = {
     transcripts: createTranscriptsRepo(database.db),
     jobs,
@@ -196,7 +206,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   };
   // What the lifecycle reports, and the transcribe job's transcript.ready, go through one sink; an
   // org with auto-transcription gets its ready recordings' transcripts queued by it.
-  const recordingEvents = transcribeWhenReady(noRecordingEvents, { ...transcriptQueue, settings: orgSettings });
+  const recordingEvents = transcribeWhenReady(webhooks.sink, { ...transcriptQueue, settings: orgSettings });
   const lifecycle = createLifecycle({
     db: database.db,
     repo: recordingsRepo,
@@ -275,6 +285,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     onQueued: runner.wake,
   });
   await app.register(transcriptsRoutes, { transcripts, tokens });
+  await app.register(webhooksRoutes, { prefix: '/api/orgs', webhooks: webhooks.service, tokens });
 
   // Work in progress on this node's disk is worthless after a restart (everything received is in the
   // store), except the raw logs of live recordings this node still owns: recovery takes those back.
@@ -290,6 +301,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     spool,
   });
   runner.start();
+  webhooks.dispatcher.start();
 
   const leases = createNamedLeases(database.db, config.nodeId);
   const periodic = { log: app.log, leases };
@@ -310,6 +322,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     runPeriodically('expire kept inputs of failed recordings', 60 * 60_000, () => lifecycle.expireInputs(), periodic),
     runPeriodically('purge expired refresh tokens', 60 * 60_000, () => auth.purgeExpiredRefreshTokens(), periodic),
     runPeriodically('purge rate-limit windows', 10 * 60_000, () => limiter.purge(60 * 60_000), periodic),
+    runPeriodically('purge old webhook messages', 60 * 60_000, () => webhooks.purge(), periodic),
   ];
   await Promise.all(housekeeping.map((task) => task.firstRun));
 
@@ -320,6 +333,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     for (const task of housekeeping) task.stop();
     // Processing stops first (its jobs go back to the queue), then the engine, then the store and the database.
     await runner.close();
+    await webhooks.dispatcher.close();
     await media.close();
     await blobs.close();
     await database.close();

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseStorageConfig, type StorageConfig } from './storage/storage-config.ts';
 import { parseTranscriptionConfig, type TranscriptionConfig } from './transcripts/transcription-config.ts';
+import { parseWebhookConfig, type WebhookConfig } from './webhooks/webhook-config.ts';
 
 /**
  * Configuration is read from the environment once, at start, validated, and frozen. Nothing else in
@@ -30,6 +31,10 @@ export interface Config {
   allowedOrigins: readonly string[];
   /** Where recordings live (a local folder or an S3 bucket) and how audio reaches clients. */
   storage: StorageConfig;
+  /** The server's address as clients reach it (no trailing slash): links in webhook payloads. */
+  publicUrl: string;
+  /** Outgoing webhooks: delivery timeout, retry schedule, which private networks they may reach. */
+  webhooks: WebhookConfig;
   /** Speech to text: the provider that makes transcripts, or off (src/transcripts/transcription-config.ts). */
   transcription: TranscriptionConfig;
   jwt: {
@@ -162,6 +167,22 @@ function loadOrCreate(dataDir: string, name: string, create: () => string): stri
   return readFileSync(file, 'utf8').trim();
 }
 
+/** PUBLIC_URL, or where this server listens (a wildcard address is reached as localhost). */
+function parsePublicUrl(raw: string | undefined, host: string, port: number): string {
+  const listening = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const fallback = `http://${listening}:${port}`;
+  let url: URL;
+  try {
+    url = new URL(raw || fallback);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an http(s) URL such as https://earshot.example.com, got "${raw}"`);
+  }
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(`PUBLIC_URL must be an http(s) URL without credentials, query or fragment, got "${raw}"`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   mkdirSync(dataDir, { recursive: true });
@@ -213,10 +234,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const mediaWorkers = int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64);
+  const host = env.HOST || '127.0.0.1';
+  const port = int(env, 'PORT', 8000, 0, 65535);
   const statementTimeoutMs = int(env, 'DB_STATEMENT_TIMEOUT_MS', DATABASE_DEFAULTS.statementTimeoutMs, 100, 3_600_000);
   const config: Config = {
-    host: env.HOST || '127.0.0.1',
-    port: int(env, 'PORT', 8000, 0, 65535),
+    host,
+    port,
     logLevel,
     dataDir,
     databaseUrl,
@@ -247,6 +270,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       .map((origin) => origin.trim())
       .filter(Boolean),
     storage,
+    publicUrl: parsePublicUrl(env.PUBLIC_URL, host, port),
+    webhooks: parseWebhookConfig(env),
     transcription: parseTranscriptionConfig(env),
     jwt: {
       secret,

@@ -6,6 +6,7 @@ import * as recordings from './migrations/002_recordings.ts';
 import * as invitations from './migrations/003_invitations.ts';
 import * as cluster from './migrations/004_cluster.ts';
 import * as apiKeys from './migrations/005_api_keys.ts';
+import * as webhooks from './migrations/006_webhooks.ts';
 import * as transcripts from './migrations/007_transcripts.ts';
 import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
 import type { Database } from './schema.ts';
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '003_invitations': invitations,
   '004_cluster': cluster,
   '005_api_keys': apiKeys,
+  '006_webhooks': webhooks,
   '007_transcripts': transcripts,
 };
 

@@ -197,6 +197,68 @@ export interface RateLimitTable {
   count: number;
 }
 
+/** An org's webhook endpoint (src/webhooks/): where events go, and the `whsec_` secret(s) that sign them. */
+export interface WebhookEndpointTable {
+  id: string;
+  org_id: string;
+  url: string;
+  description: string;
+  /** JSON array of the event types it receives. */
+  event_types: string;
+  secret: string;
+  /** After a rotation the old secret signs too (a second signature) until `previous_secret_until`. */
+  previous_secret: string | null;
+  previous_secret_until: string | null;
+  enabled: number;
+  /** Why it was disabled: by a person, or by a 410 Gone from the receiver. */
+  disabled_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The outbox: one row per event of an org, written in the transaction of the change it reports. */
+export interface WebhookMessageTable {
+  /** The `webhook-id` every delivery and retry of this message carries. */
+  id: string;
+  org_id: string;
+  type: string;
+  recording_id: string | null;
+  /** Per-recording, only growing: consumers drop an event older than one they have seen. */
+  version: number | null;
+  /** The exact JSON body sent (so every retry signs the same bytes). */
+  payload: string;
+  created_at: string;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
+
+/** One message to one endpoint, retried until delivered or given up; claimed by one node at a time. */
+export interface WebhookDeliveryTable {
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  /** When a pending delivery is due (retries back off). */
+  next_attempt_at: string | null;
+  /** Node sending it now and until when its claim holds (a dead node's claim expires). */
+  locked_by: string | null;
+  locked_until: string | null;
+  last_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_duration_ms: number | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+/** The last event version of each recording (webhook_messages.version). */
+export interface WebhookVersionTable {
+  recording_id: string;
+  version: number;
+  updated_at: string;
+}
+
 export interface Database {
   users: UserTable;
   orgs: OrgTable;
@@ -211,6 +273,10 @@ export interface Database {
   transcripts: TranscriptTable;
   transcript_segments: TranscriptSegmentTable;
   org_settings: OrgSettingsTable;
+  webhook_endpoints: WebhookEndpointTable;
+  webhook_messages: WebhookMessageTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_versions: WebhookVersionTable;
 }
 
 export type User = Selectable<UserTable>;
@@ -224,3 +290,6 @@ export type NewRecording = Insertable<RecordingTable>;
 export type RecordingUpdate = Updateable<RecordingTable>;
 export type Job = Selectable<JobTable>;
 export type Transcript = Selectable<TranscriptTable>;
+export type WebhookEndpoint = Selectable<WebhookEndpointTable>;
+export type WebhookMessage = Selectable<WebhookMessageTable>;
+export type WebhookDelivery = Selectable<WebhookDeliveryTable>;

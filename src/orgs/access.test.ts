@@ -19,6 +19,7 @@ describe('organisation roles', () => {
       manageOwners: ['owner'],
       manageApiKeys: ['owner', 'admin'],
       manageSettings: ['owner', 'admin'],
+      manageWebhooks: ['owner', 'admin'],
     };
     assert.deepEqual(Object.keys(table).sort(), Object.keys(LEAST_ROLE).sort());
     for (const [action, permitted] of Object.entries(table) as [OrgAction, OrgRole[]][]) {
@@ -52,6 +53,7 @@ describe('API key scopes', () => {
       manageOwners: 'admin',
       manageApiKeys: 'admin',
       manageSettings: 'admin',
+      manageWebhooks: 'admin',
     };
     assert.deepEqual(LEAST_SCOPE, table);
     for (const action of Object.keys(table) as OrgAction[]) {

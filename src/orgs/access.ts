@@ -28,6 +28,8 @@ export const LEAST_ROLE = {
   manageApiKeys: 'admin',
   /** Change the organisation's settings (auto-transcription). */
   manageSettings: 'admin',
+  /** Add, change and delete webhook endpoints, see their secrets once and their delivery log. */
+  manageWebhooks: 'admin',
 } as const satisfies Record<string, OrgRole>;
 
 export type OrgAction = keyof typeof LEAST_ROLE;
@@ -49,6 +51,7 @@ export const LEAST_SCOPE = {
   manageOwners: 'admin',
   manageApiKeys: 'admin',
   manageSettings: 'admin',
+  manageWebhooks: 'admin',
 } as const satisfies Record<OrgAction, Scope>;
 
 /** What an actor holds in one org: its role (a key's creator's), and for an API key its scopes. */

@@ -10,6 +10,7 @@ import { apiKeysView } from './api-keys.ts';
 import { confirmDialog, field, fill, formatDate, h, notice } from './dom.ts';
 import { incomingInvitations, inviteLink } from './invitations.ts';
 import { orgSettingsSection } from './org-settings.ts';
+import { webhooksPanel } from './webhooks.ts';
 
 export interface OrgsView {
   element: HTMLElement;
@@ -29,6 +30,7 @@ export function orgsView(
   const incoming = incomingInvitations(api, me.email, onOrgAdded);
   const keys = apiKeysView(api);
   const settings = orgSettingsSection(api);
+  const webhooks = webhooksPanel(api);
 
   // --- create ---
   const newName = h('input', {
@@ -270,6 +272,7 @@ export function orgsView(
         createForm,
       ),
     ),
+    webhooks.element,
   );
 
   return {
@@ -283,7 +286,7 @@ export function orgsView(
       linkBox.hidden = true;
       // Only owners may invite owners.
       role.querySelector<HTMLOptionElement>('option[value="owner"]')!.hidden = org?.role !== 'owner';
-      await Promise.all([loadMembers(), loadPending(), keys.show(org), settings.show(org)]);
+      await Promise.all([loadMembers(), loadPending(), keys.show(org), settings.show(org), webhooks.show(org)]);
     },
     reloadIncoming: () => incoming.reload(),
   };

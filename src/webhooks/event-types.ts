@@ -1,0 +1,15 @@
+import type { RecordingEventType } from '../events/recording-events.ts';
+
+/** Every event an endpoint can subscribe to, and when it is sent (a Record, so none can be left out). */
+export const EVENT_DESCRIPTIONS = {
+  'recording.started': 'a recording was created (an upload stored, a stream or a live recording begun)',
+  'recording.ready': 'its audio is ready: audio_url and audio_sha256 are set',
+  'recording.failed': 'processing failed for good (error_code and error say why)',
+  'recording.deleted': 'it was deleted (also an upload refused while its request waited)',
+  'transcript.ready': 'a transcript of it is ready',
+} satisfies Record<RecordingEventType, string>;
+
+export const EVENT_TYPES = Object.keys(EVENT_DESCRIPTIONS) as RecordingEventType[];
+
+/** Sent to one endpoint on request ("send a test event"), whatever it subscribed to. */
+export const TEST_EVENT = 'webhook.test';
