@@ -399,32 +399,34 @@ export class LiveRecording implements RecordingHandle {
   /** Copies durable raw-log bytes not yet in the store into segments (one commit at a time). */
   async #commit(options: { all?: boolean } = {}): Promise<void> {
     if (this.#committing) {
-      await this.#committing;
+      await this.#committing.catch(() => {});
       if (!options.all) return;
     }
-    this.#committing = (async () => {
-      try {
-        while (this.#log.durable > this.#committed && this.#state !== 'fenced') {
-          const start = this.#committed;
-          const end = Math.min(this.#log.durable, start + MAX_SEGMENT_BYTES);
-          const bytes = await readBytes(this.#options.rawLogPath, start, end);
-          if (!(await this.#deps.store.commitLiveSegment(this.id, this.epoch, start, bytes))) {
-            this.#onFenced();
-            return;
-          }
-          this.#committed = end;
-          this.#client?.committed(end);
-        }
-      } finally {
-        this.#committing = undefined;
-      }
-    })();
+    const run = this.#commitPending();
+    this.#committing = run;
     try {
-      await this.#committing;
+      await run;
     } catch (error) {
       // The store is unreachable: the audio stays acknowledged on this disk; the next tick tries again.
       this.#deps.log.warn({ err: error, recordingId: this.id }, 'committing live audio failed');
       if (options.all) throw error;
+    } finally {
+      if (this.#committing === run) this.#committing = undefined;
+    }
+  }
+
+  /** One pass: segment after segment until everything durable is committed (or we are fenced). */
+  async #commitPending(): Promise<void> {
+    while (this.#log.durable > this.#committed && this.#state !== 'fenced') {
+      const start = this.#committed;
+      const end = Math.min(this.#log.durable, start + MAX_SEGMENT_BYTES);
+      const bytes = await readBytes(this.#options.rawLogPath, start, end);
+      if (!(await this.#deps.store.commitLiveSegment(this.id, this.epoch, start, bytes))) {
+        this.#onFenced();
+        return;
+      }
+      this.#committed = end;
+      this.#client?.committed(end);
     }
   }
 

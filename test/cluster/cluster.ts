@@ -201,12 +201,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   async function tearDown(): Promise<void> {
     haproxy?.kill('SIGKILL');
     await Promise.all(states.map((state) => stopNode(state, 'SIGKILL')));
+    if (process.env.EARSHOT_KEEP_CLUSTER) {
+      await store.close();
+      console.log(`cluster kept for a look: files in ${dir}, database ${database}, objects under ${storageUrl}`);
+      return;
+    }
     await store.deletePrefix('inputs/').catch(() => {});
     await store.deletePrefix('recordings/').catch(() => {});
     await store.close();
     await adminQuery(`drop database if exists ${database} with (force)`).catch(() => {});
-    if (!process.env.EARSHOT_KEEP_CLUSTER) await rm(dir, { recursive: true, force: true });
-    else console.log(`cluster files kept in ${dir}`);
+    await rm(dir, { recursive: true, force: true });
   }
   try {
     await Promise.all(states.map(startNode));

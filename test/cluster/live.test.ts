@@ -100,31 +100,33 @@ describe('cluster: live recordings survive the loss of a node', { skip }, () => 
     const moved = owners.filter((owner) => owner === victimId).length;
     assert.ok(moved > 0);
     await cluster.kill(victim, { signal: 'SIGKILL', wipe: true });
+    try {
+      await Promise.all(sessions.map(({ client }) => feed(client, bytes, half, bytes.length)));
+      await eventually(() => {
+        for (const { client } of sessions) assert.equal(client.committedBytes, bytes.length);
+      }, 60_000);
+      for (const { client } of sessions) {
+        assert.deepEqual(await committedLog(cluster.store, client.recordingId!), bytes, 'the raw log is what was sent');
+      }
+      const resumed = sessions.filter(({ events }) => events.some((event) => event.type === 'resumed')).length;
+      assert.ok(resumed >= moved, `${resumed} sessions resumed, ${moved} were on the dead node`);
+      for (const { client } of sessions) {
+        const owner = await ownerOf(cluster, client.recordingId!);
+        assert.notEqual(owner, victimId, 'no recording is left with the dead node');
+      }
 
-    await Promise.all(sessions.map(({ client }) => feed(client, bytes, half, bytes.length)));
-    await eventually(() => {
-      for (const { client } of sessions) assert.equal(client.committedBytes, bytes.length);
-    }, 60_000);
-    for (const { client } of sessions) {
-      assert.deepEqual(await committedLog(cluster.store, client.recordingId!), bytes, 'the raw log is what was sent');
+      const saved = await Promise.all(sessions.map(({ client }) => client.stop()));
+      for (const result of saved) {
+        const done = await waitForRecording(cluster, user, result.recordingId, 120_000);
+        assert.equal(done.status, 'ready', JSON.stringify(done));
+        assert.ok(
+          Math.abs(done.duration_sec - expectedSec) <= FRAME_SEC,
+          `duration ${done.duration_sec} vs ${expectedSec} sent`,
+        );
+      }
+    } finally {
+      await cluster.start(victim);
     }
-    const resumed = sessions.filter(({ events }) => events.some((event) => event.type === 'resumed')).length;
-    assert.ok(resumed >= moved, `${resumed} sessions resumed, ${moved} were on the dead node`);
-    for (const { client } of sessions) {
-      const owner = await ownerOf(cluster, client.recordingId!);
-      assert.notEqual(owner, victimId, 'no recording is left with the dead node');
-    }
-
-    const saved = await Promise.all(sessions.map(({ client }) => client.stop()));
-    for (const result of saved) {
-      const done = await waitForRecording(cluster, user, result.recordingId, 120_000);
-      assert.equal(done.status, 'ready', JSON.stringify(done));
-      assert.ok(
-        Math.abs(done.duration_sec - expectedSec) <= FRAME_SEC,
-        `duration ${done.duration_sec} vs ${expectedSec} sent`,
-      );
-    }
-    await cluster.start(victim);
   });
 
   it('a resume on another node while the owner lives fences the owner: one recording, nothing twice', async () => {
