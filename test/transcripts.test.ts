@@ -158,7 +158,7 @@ describe('transcripts', () => {
     const settings = (user: TestUser, json?: unknown) =>
       api(server, json ? 'PATCH' : 'GET', `/api/orgs/${orgId}/settings`, { token: user.token, json });
 
-    assert.deepEqual((await settings(bob)).body, { auto_transcribe: false });
+    assert.deepEqual((await settings(bob)).body, { auto_transcribe: false, trash_retention_days: 30 });
     // Off: a recording becomes ready with no transcript queued (it would be pending by now).
     const manual = await upload(server, bob, 'Before auto', orgId);
     assert.equal((await transcript(server, bob, manual.id)).body.status, 'none');

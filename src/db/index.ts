@@ -7,6 +7,7 @@ import * as invitations from './migrations/003_invitations.ts';
 import * as cluster from './migrations/004_cluster.ts';
 import * as apiKeys from './migrations/005_api_keys.ts';
 import * as transcripts from './migrations/007_transcripts.ts';
+import * as trash from './migrations/009_trash.ts';
 import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './sqlite-adapter.ts';
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '004_cluster': cluster,
   '005_api_keys': apiKeys,
   '007_transcripts': transcripts,
+  '009_trash': trash,
 };
 
 // BIGINT columns (byte counts) come back as strings from pg; every value we store fits a double.
