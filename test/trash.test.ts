@@ -263,9 +263,9 @@ describe('the trash', () => {
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
     assert.equal(changed.body.trash_retention_days, 3);
 
-    const [old, recent, restored] = await Promise.all(
-      ['Four days in the trash', 'Two days in the trash', 'Restored in time'].map((name) => upload(ann.token, name)),
-    );
+    const old = await upload(ann.token, 'Four days in the trash');
+    const recent = await upload(ann.token, 'Two days in the trash');
+    const restored = await upload(ann.token, 'Restored in time');
     await Promise.all([old, recent, restored].map((id) => waitForRecording(server, ann, id)));
     for (const id of [old, recent, restored]) assert.equal((await trash(ann.token, id)).status, 204);
     await deletedDaysAgo(old, 4);
