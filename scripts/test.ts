@@ -15,7 +15,8 @@ const extra = process.argv.slice(2);
 const only = process.env.EARSHOT_TEST_ONLY; // unit | sqlite | postgres | e2e | cluster
 
 const suites: { name: string; files: string[]; env: Record<string, string> }[] = [
-  { name: 'unit', files: globSync('src/**/*.test.ts'), env: {} },
+  // The page's modules with no DOM in them (web/src/*.test.ts) are unit-tested in Node too.
+  { name: 'unit', files: [...globSync('src/**/*.test.ts'), ...globSync('web/src/**/*.test.ts')], env: {} },
   { name: 'sqlite', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
   { name: 'postgres', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'postgres' } },
   { name: 'e2e', files: globSync('test/e2e/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },

@@ -45,6 +45,8 @@ import { recordingsRoutes } from './recordings/recordings.routes.ts';
 import { createRecordingsService } from './recordings/recordings.service.ts';
 import { streamRoutes } from './recordings/stream.routes.ts';
 import { createStreamService } from './recordings/stream.service.ts';
+import { trashRoutes } from './recordings/trash.routes.ts';
+import { createTrashService } from './recordings/trash.service.ts';
 import { createUploadReceiver } from './recordings/uploads.ts';
 import { createBlobStore } from './storage/index.ts';
 import { createSpool } from './storage/spool.ts';
@@ -277,6 +279,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     audioDelivery: config.storage,
   });
   await app.register(streamRoutes, { streams, tokens, spool, chunkBytes: config.limits.streamChunkBytes });
+  const trash = createTrashService({ repo: recordingsRepo, lifecycle, orgAccess, settings: orgSettings });
+  await app.register(trashRoutes, { trash, tokens });
   const transcripts = createTranscriptsService({
     ...transcriptQueue,
     db: database.db,
@@ -320,6 +324,12 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
       periodic,
     ),
     runPeriodically('expire kept inputs of failed recordings', 60 * 60_000, () => lifecycle.expireInputs(), periodic),
+    runPeriodically(
+      'purge the trash',
+      config.processing.trashPurgeIntervalSec * 1000,
+      () => trash.purgeExpired(),
+      periodic,
+    ),
     runPeriodically('purge expired refresh tokens', 60 * 60_000, () => auth.purgeExpiredRefreshTokens(), periodic),
     runPeriodically('purge rate-limit windows', 10 * 60_000, () => limiter.purge(60 * 60_000), periodic),
     runPeriodically('purge old webhook messages', 60 * 60_000, () => webhooks.purge(), periodic),

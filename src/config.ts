@@ -81,6 +81,8 @@ export interface Config {
     maxQueuedPerUser: number;
     /** A failed recording keeps what was received this long, for "process again". */
     failedInputRetentionSec: number;
+    /** How often one node looks for recordings past their org's trash retention and deletes them for good. */
+    trashPurgeIntervalSec: number;
   };
   /** processingWaitMs: how long an upload or a stream's last chunk waits for processing before answering 202. */
   media: {
@@ -318,6 +320,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxRunningPerOrg: int(env, 'PROCESSING_MAX_RUNNING_PER_ORG', Math.max(1, mediaWorkers - 1), 1, 10_000),
       maxQueuedPerUser: int(env, 'PROCESSING_MAX_QUEUED_PER_USER', 50, 1, 100_000),
       failedInputRetentionSec: int(env, 'FAILED_INPUT_RETENTION_SECONDS', 7 * 24 * 3600, 0),
+      trashPurgeIntervalSec: int(env, 'TRASH_PURGE_INTERVAL_SECONDS', 3600, 1, 24 * 3600),
     },
     media: {
       workers: mediaWorkers,

@@ -244,16 +244,18 @@ describe('recordings', () => {
     assert.match(((await res.json()) as { message: string }).message, /receiving/);
   });
 
-  it('deletes a recording and its files', async () => {
+  it('deletes a recording into the trash, and its files once deleted for good', async () => {
     const doomed = await uploadFixture(server, alice.token, 'speech.wav');
     const store = storeOf(server);
     const audio = `recordings/${doomed.org_id}/${doomed.id}/`;
     assert.equal((await store.list(audio)).length, 1);
     const res = await api(server, 'DELETE', `/api/recordings/${doomed.id}`, { token: alice.token });
     assert.equal(res.status, 204);
-    assert.deepEqual(await store.list(audio), []);
     assert.equal((await api(server, 'GET', `/api/recordings/${doomed.id}`, { token: alice.token })).status, 404);
     assert.equal((await api(server, 'DELETE', `/api/recordings/${doomed.id}`, { token: alice.token })).status, 404);
+    assert.equal((await store.list(audio)).length, 1, 'kept while in the trash');
+    assert.equal((await api(server, 'DELETE', `/api/trash/${doomed.id}`, { token: alice.token })).status, 204);
+    assert.deepEqual(await store.list(audio), []);
 
     // A stream in progress: the chunks it stored go too.
     const started = await api(server, 'POST', '/api/recordings/stream', {
@@ -264,6 +266,13 @@ describe('recordings', () => {
     const id = started.body.recording_id;
     assert.equal((await store.list(`inputs/${id}/`)).length, 1);
     assert.equal((await api(server, 'DELETE', `/api/recordings/${id}`, { token: alice.token })).status, 204);
+    const next = await api(server, 'POST', `/api/recordings/stream?recording_id=${id}&offset=4000`, {
+      token: alice.token,
+      body: (await readFile(path.join(FIXTURES, 'speech.ogg'))).subarray(4000, 8000),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    assert.equal(next.status, 404, 'a stream in the trash takes no more chunks');
+    assert.equal((await api(server, 'DELETE', `/api/trash/${id}`, { token: alice.token })).status, 204);
     assert.deepEqual(await store.list(`inputs/${id}/`), []);
   });
 

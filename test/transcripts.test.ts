@@ -158,7 +158,7 @@ describe('transcripts', () => {
     const settings = (user: TestUser, json?: unknown) =>
       api(server, json ? 'PATCH' : 'GET', `/api/orgs/${orgId}/settings`, { token: user.token, json });
 
-    assert.deepEqual((await settings(bob)).body, { auto_transcribe: false });
+    assert.deepEqual((await settings(bob)).body, { auto_transcribe: false, trash_retention_days: 30 });
     // Off: a recording becomes ready with no transcript queued (it would be pending by now).
     const manual = await upload(server, bob, 'Before auto', orgId);
     assert.equal((await transcript(server, bob, manual.id)).body.status, 'none');
@@ -285,7 +285,7 @@ describe('transcripts', () => {
     assert.equal((await settled(server, mallory, shared.id)).status, 'ready');
   });
 
-  it('deleting a recording removes its transcript and cancels its running job', async () => {
+  it('deleting a recording for good removes its transcript and cancels its running job', async () => {
     const db = openDatabase(server.config.databaseUrl, server.schema ? { schema: server.schema } : {});
     try {
       const rows = async (id: string) => ({
@@ -302,6 +302,8 @@ describe('transcripts', () => {
       assert.equal((await settled(server, alice, finished.id)).status, 'ready');
       assert.deepEqual(await rows(finished.id), { transcripts: 1, segments: 2, jobs: 0 });
       assert.equal((await api(server, 'DELETE', `/api/recordings/${finished.id}`, { token: alice.token })).status, 204);
+      assert.deepEqual(await rows(finished.id), { transcripts: 1, segments: 2, jobs: 0 }, 'kept in the trash');
+      assert.equal((await api(server, 'DELETE', `/api/trash/${finished.id}`, { token: alice.token })).status, 204);
       assert.deepEqual(await rows(finished.id), { transcripts: 0, segments: 0, jobs: 0 });
 
       const running = await upload(server, alice, 'Deleted while transcribing');
@@ -310,6 +312,7 @@ describe('transcripts', () => {
       await eventually(() => assert.equal(fake.requestsFor(running.id).length, 1), 10_000);
       assert.equal((await transcript(server, alice, running.id)).body.status, 'processing');
       assert.equal((await api(server, 'DELETE', `/api/recordings/${running.id}`, { token: alice.token })).status, 204);
+      assert.equal((await api(server, 'DELETE', `/api/trash/${running.id}`, { token: alice.token })).status, 204);
       await eventually(() => assert.equal(fake.requestsFor(running.id)[0]!.aborted, true), 10_000);
       assert.deepEqual(await rows(running.id), { transcripts: 0, segments: 0, jobs: 0 });
       assert.equal((await transcript(server, alice, running.id)).status, 404);

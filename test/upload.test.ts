@@ -198,7 +198,7 @@ describe('uploads', () => {
 });
 
 describe('deleting while processing', () => {
-  it('cancels the job and leaves no files behind', async () => {
+  it('goes on in the trash; deleting for good cancels the job and leaves no files behind', async () => {
     const server = await startTestServer();
     try {
       const user = await registerUser(server);
@@ -207,6 +207,8 @@ describe('deleting while processing', () => {
       const deleted = await api(server, 'DELETE', `/api/recordings/${res.body.id}`, { token: user.token });
       assert.equal(deleted.status, 204);
       assert.equal((await api(server, 'GET', `/api/recordings/${res.body.id}`, { token: user.token })).status, 404);
+      const forever = await api(server, 'DELETE', `/api/trash/${res.body.id}`, { token: user.token });
+      assert.equal(forever.status, 204);
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.deepEqual(await spoolEntries(server), []);
       const blobs = await readdir(path.join(server.dataDir, 'blobs', 'recordings', user.orgId)).catch(() => []);

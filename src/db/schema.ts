@@ -121,6 +121,10 @@ export interface RecordingTable {
   error_code: string | null;
   /** SHA-256 (hex) of the finished audio file, for integrity checks by integrations. */
   audio_sha256: string | null;
+  /** In the trash since then (restorable until the org's retention runs out); null: not deleted. */
+  deleted_at: string | null;
+  /** Who moved it to the trash (a person, or an API key's creator). */
+  deleted_by: string | null;
 }
 
 export type JobKind = 'process' | 'transcribe';
@@ -179,6 +183,8 @@ export interface OrgSettingsTable {
   org_id: string;
   /** 0/1: transcribe every recording of the org when it becomes ready. */
   auto_transcribe: number;
+  /** Days a deleted recording stays in the trash before it is deleted for good. */
+  trash_retention_days: number;
   updated_at: string;
 }
 

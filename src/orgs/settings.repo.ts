@@ -7,9 +7,17 @@ import type { Database } from '../db/schema.ts';
 export interface OrgSettings {
   /** Transcribe every recording of the organisation when it becomes ready. */
   autoTranscribe: boolean;
+  /** Days a deleted recording stays in the trash, restorable, before it is deleted for good. */
+  trashRetentionDays: number;
 }
 
-export const DEFAULT_ORG_SETTINGS: Readonly<OrgSettings> = Object.freeze({ autoTranscribe: false });
+export const DEFAULT_ORG_SETTINGS: Readonly<OrgSettings> = Object.freeze({
+  autoTranscribe: false,
+  trashRetentionDays: 30,
+});
+
+/** The longest trash retention an organisation may choose: ten years. */
+export const MAX_TRASH_RETENTION_DAYS = 3650;
 
 export interface OrgSettingsRepo {
   /** Inside a transaction when given one (the lifecycle asks while it marks a recording ready). */
@@ -20,16 +28,22 @@ export interface OrgSettingsRepo {
 export function createOrgSettingsRepo(db: Db): OrgSettingsRepo {
   const get = async (orgId: string, trx: Kysely<Database> = db): Promise<OrgSettings> => {
     const row = await trx.selectFrom('org_settings').selectAll().where('org_id', '=', orgId).executeTakeFirst();
-    return row ? { autoTranscribe: row.auto_transcribe === 1 } : { ...DEFAULT_ORG_SETTINGS };
+    return row
+      ? { autoTranscribe: row.auto_transcribe === 1, trashRetentionDays: row.trash_retention_days }
+      : { ...DEFAULT_ORG_SETTINGS };
   };
   return {
     get,
     async update(orgId, patch) {
       const changes = {
         ...(patch.autoTranscribe !== undefined ? { auto_transcribe: patch.autoTranscribe ? 1 : 0 } : {}),
+        ...(patch.trashRetentionDays !== undefined ? { trash_retention_days: patch.trashRetentionDays } : {}),
         updated_at: nowIso(),
       };
-      const defaults = { auto_transcribe: DEFAULT_ORG_SETTINGS.autoTranscribe ? 1 : 0 };
+      const defaults = {
+        auto_transcribe: DEFAULT_ORG_SETTINGS.autoTranscribe ? 1 : 0,
+        trash_retention_days: DEFAULT_ORG_SETTINGS.trashRetentionDays,
+      };
       await db
         .insertInto('org_settings')
         .values({ org_id: orgId, ...defaults, ...changes })

@@ -4,7 +4,7 @@ import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { authenticate } from '../http/authenticate.ts';
 import { OrgParams } from './orgs.schemas.ts';
-import type { OrgSettings } from './settings.repo.ts';
+import { MAX_TRASH_RETENTION_DAYS, type OrgSettings } from './settings.repo.ts';
 import type { OrgSettingsService } from './settings.service.ts';
 
 export interface OrgSettingsRoutesOptions {
@@ -17,14 +17,27 @@ const SettingsJson = Type.Object({
     description:
       'Transcribe every recording of the organisation when it becomes ready (when the server has a transcription provider).',
   }),
+  trash_retention_days: Type.Integer({
+    minimum: 1,
+    maximum: MAX_TRASH_RETENTION_DAYS,
+    description:
+      'Days a deleted recording stays in the trash (GET /api/trash), restorable, before it is deleted for good ' +
+      '(default 30). A change applies to what is in the trash already.',
+  }),
 });
 
 const SettingsPatch = Type.Object(
-  { auto_transcribe: Type.Optional(Type.Boolean()) },
+  {
+    auto_transcribe: Type.Optional(Type.Boolean()),
+    trash_retention_days: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TRASH_RETENTION_DAYS })),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 
-const toJson = (settings: OrgSettings) => ({ auto_transcribe: settings.autoTranscribe });
+const toJson = (settings: OrgSettings) => ({
+  auto_transcribe: settings.autoTranscribe,
+  trash_retention_days: settings.trashRetentionDays,
+});
 
 export const orgSettingsRoutes: FastifyPluginAsyncTypebox<OrgSettingsRoutesOptions> = async (app, options) => {
   // No coercion of body values and unknown properties rejected (see auth.routes.ts).
@@ -58,10 +71,11 @@ export const orgSettingsRoutes: FastifyPluginAsyncTypebox<OrgSettingsRoutesOptio
       },
     },
     async (request) => {
-      const { auto_transcribe } = request.body;
+      const { auto_transcribe, trash_retention_days } = request.body;
       return toJson(
         await options.settings.update(request.user, request.params.id, {
           ...(auto_transcribe !== undefined ? { autoTranscribe: auto_transcribe } : {}),
+          ...(trash_retention_days !== undefined ? { trashRetentionDays: trash_retention_days } : {}),
         }),
       );
     },

@@ -7,6 +7,12 @@
  *                      │                     │        └──────→ failed ─(process again)─→ processing
  *                      └── any state ─(delete)─→ gone
  *
+ * The trash is beside these states, not one of them: `trash` marks a recording deleted (lists and reads
+ * skip it; work on it goes on), `restore` unmarks it, and `removeTrashed` is `remove` for a recording
+ * still in the trash. A live recording is not trashed while it is being recorded: its recorder would go on
+ * saving audio nobody sees. Trashing sends no `recording.deleted`: integrations hear of the deletion when
+ * the recording is gone for good (`remove`), since what they delete on that event cannot be restored.
+ *
  * Files live in the BlobStore every node shares: what the client sent under `inputs/<id>/` (an upload,
  * a stream's chunks by offset, a live recording's committed segments by byte range) and the finished
  * audio under `recordings/<org>/<id>/<epoch>.ogg`. The local spool holds only work in progress.
@@ -175,7 +181,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     return written;
   }
 
-  return {
+  const lifecycle = {
     events,
 
     // ---- creation ----
@@ -446,6 +452,42 @@ export function createLifecycle(deps: LifecycleDeps) {
       await spool.remove(recording.id);
     },
 
+    // ---- the trash ----
+
+    /**
+     * Moves the recording to the trash on behalf of `deletedBy` (a person, or an API key's creator).
+     * Refused while it is being recorded live; already in the trash reads as not found.
+     */
+    async trash(recording: Recording, deletedBy: string): Promise<Recording> {
+      const trashed = await repo.trash(recording.id, deletedBy, nowIso());
+      if (trashed) return trashed;
+      const now = await repo.get(recording.id);
+      if (!now || now.deleted_at) throw new AppError('not_found', 'recording not found');
+      throw new AppError('conflict', 'the recording is being recorded live: stop it first, then delete it');
+    },
+
+    /** Takes the recording out of the trash, as it was (work that went on meanwhile included). */
+    async restore(recording: Recording): Promise<Recording> {
+      const restored = await repo.restore(recording.id);
+      if (!restored) throw new AppError('conflict', 'the recording is not in the trash');
+      return restored;
+    },
+
+    /**
+     * Deletes for good a recording that is in the trash ("Delete forever", emptying the trash, the purge):
+     * the row goes only while it is still in the trash, so a restore that came first keeps it; then
+     * `remove` takes the files (it finds the row gone and reports nothing twice). False when restored.
+     */
+    async removeTrashed(recording: Recording): Promise<boolean> {
+      const removed = await db.transaction().execute(async (trx) => {
+        if (!(await repo.deleteTrashed(trx, recording.id))) return false;
+        await sink.record(trx, { type: 'recording.deleted', recording });
+        return true;
+      });
+      if (removed) await lifecycle.remove(recording);
+      return removed;
+    },
+
     /**
      * At start: this node's spool holds only work in progress, worthless after a restart since everything
      * received is in the store, except the raw logs of live recordings this node still owns.
@@ -525,6 +567,7 @@ export function createLifecycle(deps: LifecycleDeps) {
       }
     },
   };
+  return lifecycle;
 }
 
 export type Lifecycle = ReturnType<typeof createLifecycle>;

@@ -30,6 +30,16 @@ export interface ListQuery {
   search?: string;
 }
 
+/** A recording in the trash and the account that deleted it (null when that account is gone). */
+export type TrashedRecording = Recording & { deleted_by_email: string | null; deleted_by_name: string | null };
+
+export interface TrashQuery {
+  orgIds: string[];
+  limit: number;
+  /** Opaque position from the previous page (deleted_at and id of its last row). */
+  before?: { deletedAt: string; id: string };
+}
+
 /** Fields a fenced update may change: everything but identity and the epoch itself. */
 export type FencedPatch = Omit<RecordingUpdate, 'id' | 'updated_at' | 'lease_epoch'>;
 
@@ -47,9 +57,26 @@ export type LeaseClaim =
 export interface RecordingsRepo {
   insert(db: Kysely<Database>, input: NewRecordingInput): Promise<Recording>;
   get(id: string): Promise<Recording | undefined>;
+  /** Recordings that are not in the trash, newest first. */
   list(query: ListQuery): Promise<Recording[]>;
   rename(id: string, name: string): Promise<Recording | undefined>;
   delete(db: Kysely<Database>, id: string): Promise<boolean>;
+
+  /**
+   * Marks the recording deleted (the trash), unless it already is or is being recorded live; the
+   * marked row, or undefined when it was not marked.
+   */
+  trash(id: string, deletedBy: string, at: string): Promise<Recording | undefined>;
+  /** Takes the mark off; undefined when the recording is not in the trash. */
+  restore(id: string): Promise<Recording | undefined>;
+  /** Deletes the row only while it is in the trash (a restore that came first wins). */
+  deleteTrashed(db: Kysely<Database>, id: string): Promise<boolean>;
+  /** Recordings in the trash, most recently deleted first, with who deleted them. */
+  listTrash(query: TrashQuery): Promise<TrashedRecording[]>;
+  /** Organisations with something in the trash (the purge looks at each with its own retention). */
+  orgsWithTrash(): Promise<string[]>;
+  /** An org's recordings in the trash since before `cutoff`, oldest first. */
+  trashedBefore(orgId: string, cutoff: string, limit: number): Promise<Recording[]>;
 
   /** Takes the owner lease for `ttlMs`; the new epoch, or undefined when someone else holds it. */
   acquireLease(id: string, owner: string, ttlMs: number, claim: LeaseClaim): Promise<Recording | undefined>;
@@ -119,7 +146,7 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
 
     async list({ orgIds, limit, before, search }) {
       if (orgIds.length === 0) return [];
-      let query = db.selectFrom('recordings').selectAll().where('org_id', 'in', orgIds);
+      let query = db.selectFrom('recordings').selectAll().where('org_id', 'in', orgIds).where('deleted_at', 'is', null);
       if (search) query = query.where(matchesSearch(searchPattern(search)));
       if (before) {
         query = query.where((eb) =>
@@ -144,6 +171,74 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
       const result = await trx.deleteFrom('recordings').where('id', '=', id).executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
     },
+
+    trash: (id, deletedBy, at) =>
+      db
+        .updateTable('recordings')
+        .set({ deleted_at: at, deleted_by: deletedBy, updated_at: at })
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .where((eb) => eb.not(eb.and([eb('source', '=', 'live'), eb('status', '=', 'receiving')])))
+        .returningAll()
+        .executeTakeFirst(),
+
+    restore: (id) =>
+      db
+        .updateTable('recordings')
+        .set({ deleted_at: null, deleted_by: null, updated_at: nowIso() })
+        .where('id', '=', id)
+        .where('deleted_at', 'is not', null)
+        .returningAll()
+        .executeTakeFirst(),
+
+    async deleteTrashed(trx, id) {
+      const result = await trx
+        .deleteFrom('recordings')
+        .where('id', '=', id)
+        .where('deleted_at', 'is not', null)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    },
+
+    async listTrash({ orgIds, limit, before }) {
+      if (orgIds.length === 0) return [];
+      let query = db
+        .selectFrom('recordings')
+        .leftJoin('users', 'users.id', 'recordings.deleted_by')
+        .selectAll('recordings')
+        .select(['users.email as deleted_by_email', 'users.name as deleted_by_name'])
+        .where('recordings.org_id', 'in', orgIds)
+        .where('recordings.deleted_at', 'is not', null);
+      if (before) {
+        query = query.where((eb) =>
+          eb.or([
+            eb('recordings.deleted_at', '<', before.deletedAt),
+            eb.and([eb('recordings.deleted_at', '=', before.deletedAt), eb('recordings.id', '<', before.id)]),
+          ]),
+        );
+      }
+      return query.orderBy('recordings.deleted_at', 'desc').orderBy('recordings.id', 'desc').limit(limit).execute();
+    },
+
+    async orgsWithTrash() {
+      const rows = await db
+        .selectFrom('recordings')
+        .select('org_id')
+        .distinct()
+        .where('deleted_at', 'is not', null)
+        .execute();
+      return rows.map((row) => row.org_id);
+    },
+
+    trashedBefore: (orgId, cutoff, limit) =>
+      db
+        .selectFrom('recordings')
+        .selectAll()
+        .where('deleted_at', '<', cutoff)
+        .where('org_id', '=', orgId)
+        .orderBy('deleted_at')
+        .limit(limit)
+        .execute(),
 
     acquireLease(id, owner, ttlMs, claim) {
       const now = nowIso();

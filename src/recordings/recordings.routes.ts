@@ -160,13 +160,18 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       schema: {
         tags: ['recordings'],
         security,
-        summary: 'Delete a recording and its files (processing in progress is cancelled)',
+        summary: 'Delete a recording: it goes to the trash',
+        description:
+          "The recording leaves the lists and reads (404 from now on) and waits in the trash for the organisation's " +
+          'retention (`trash_retention_days` of GET /api/orgs/{id}/settings, 30 days by default): ' +
+          'POST /api/recordings/{id}/restore undoes it, DELETE /api/trash/{id} deletes it for good at once. ' +
+          'Processing goes on meanwhile. 409 while the recording is being recorded live: stop it first.',
         params: IdParams,
-        response: { 204: { type: 'null', description: 'deleted' }, ...errors },
+        response: { 204: { type: 'null', description: 'moved to the trash' }, ...errors },
       },
     },
     async (request, reply) => {
-      await recordings.remove(request.user, request.params.id);
+      await recordings.trash(request.user, request.params.id);
       return reply.status(204).send(null);
     },
   );

@@ -45,10 +45,13 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
 export function createRecordingsService(deps: RecordingsServiceDeps) {
   const { repo, blobs, lifecycle, orgAccess } = deps;
 
-  /** The recording if `authorise` lets the actor at it; 404 for a missing one and for another org's alike. */
+  /**
+   * The recording if `authorise` lets the actor at it; 404 for a missing one, one in the trash (only the
+   * trash endpoints reach those) and another org's alike.
+   */
   async function authorised(id: string, authorise: (recording: Recording) => Promise<unknown>): Promise<Recording> {
     const recording = await repo.get(id);
-    if (!recording) throw new AppError('not_found', 'recording not found');
+    if (!recording || recording.deleted_at) throw new AppError('not_found', 'recording not found');
     try {
       await authorise(recording);
     } catch (error) {
@@ -97,9 +100,9 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
       return updated;
     },
 
-    /** Removes the recording, its audio and its input; processing or recording elsewhere stops. */
-    async remove(actor: Principal, id: string): Promise<void> {
-      await lifecycle.remove(await manageable(actor, id));
+    /** Moves the recording to the trash (src/recordings/trash.service.ts), from where it can be restored. */
+    async trash(actor: Principal, id: string): Promise<Recording> {
+      return lifecycle.trash(await manageable(actor, id), actor.userId);
     },
 
     /** "Process again" for a failed recording whose input is still kept. */

@@ -101,7 +101,7 @@ describe('transcripts in the web app', () => {
     await toggle.check();
     await page.getByText('New recordings will be transcribed when they are ready.').waitFor();
     const settings = await api(server, 'GET', `/api/orgs/${user.orgId}/settings`, { token: user.token });
-    assert.deepEqual(settings.body, { auto_transcribe: true });
+    assert.deepEqual(settings.body, { auto_transcribe: true, trash_retention_days: 30 });
 
     const later = await upload('Transcribed by itself');
     await eventually(async () => {

@@ -409,7 +409,7 @@ describe('web app', () => {
     assert.equal(await page.locator('.live').isHidden(), true);
   });
 
-  test('rename and delete (with confirmation) from the list', async () => {
+  test('rename and delete (to the trash) from the list', async () => {
     const id = await listItem('Uploaded speech').getAttribute('data-id');
     const row = page.locator(`li.recording[data-id="${id}"]`);
     await row.getByRole('button', { name: 'Rename Uploaded speech' }).click();
@@ -419,17 +419,17 @@ describe('web app', () => {
     await row.getByRole('heading', { name: 'Renamed speech' }).waitFor();
     assert.equal((await recordingNamed('Renamed speech')).id, id);
 
+    // No question first: the toast offers Undo, and the Trash keeps it (test/e2e/page.test.ts).
     await row.getByRole('button', { name: 'Delete Renamed speech' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Delete recording?' });
-    await dialog.getByRole('button', { name: 'Cancel' }).click();
-    await dialog.waitFor({ state: 'detached' });
-    assert.equal(await row.count(), 1, 'cancel keeps it');
-    await row.getByRole('button', { name: 'Delete Renamed speech' }).click();
-    await dialog.getByRole('button', { name: 'Delete' }).click();
-    await page.getByText('Deleted "Renamed speech".').waitFor();
+    await page.getByRole('status').filter({ hasText: 'Deleted "Renamed speech".' }).waitFor();
     assert.equal(await row.count(), 0);
     const gone = await api(server, 'GET', `/api/recordings/${id}`, { token: await token() });
     assert.equal(gone.status, 404);
+    const trash = await api(server, 'GET', '/api/trash', { token: await token() });
+    assert.deepEqual(
+      trash.body.items.map((item: any) => item.id),
+      [id],
+    );
   });
 
   test('a blocked microphone gets a message that says what to do', async () => {
@@ -509,12 +509,16 @@ describe('web app', () => {
     await page.getByRole('dialog', { name: 'Remove member?' }).getByRole('button', { name: 'Remove' }).click();
     await row.waitFor({ state: 'detached' });
 
-    // The recordings of the new organisation are its own; switch back to the personal one.
+    // The list shows the new organisation on request, empty, and says where the recordings are.
     await page.getByRole('link', { name: 'Recordings' }).click();
-    await page.getByText('No recordings yet').waitFor();
+    const acme = await page.locator('#org-select option', { hasText: 'Acme Research' }).getAttribute('value');
+    await page.locator('#list-org').selectOption(acme!);
+    await page.getByText(/No recordings in Acme Research yet\. You have recordings in .*\(personal\)\./).waitFor();
+    await page.getByRole('button', { name: 'Show all organisations' }).click();
+    await listItem('Standup').waitFor();
+    // New recordings go to the personal organisation again.
     const personal = await page.locator('#org-select option', { hasText: '(personal)' }).getAttribute('value');
     await page.locator('#org-select').selectOption(personal!);
-    await listItem('Standup').waitFor();
   });
 
   test('keeps the session alive: tokens are refreshed before expiry and after a 401', async () => {

@@ -95,6 +95,13 @@ export interface Recording {
   filename: string | null;
 }
 
+/** A recording in the trash: who deleted it, when, and when it will be deleted for good. */
+export interface TrashedRecording extends Recording {
+  deleted_at: string;
+  deleted_by: { id: string; email: string; name: string | null } | null;
+  purge_at: string;
+}
+
 export type TranscriptStatus = 'none' | 'pending' | 'processing' | 'ready' | 'failed';
 
 /** A recording's transcript: the latest request's status and the last finished segments (seconds). */
@@ -111,6 +118,8 @@ export interface Transcript {
 
 export interface OrgSettings {
   auto_transcribe: boolean;
+  /** Days a deleted recording stays in the trash. */
+  trash_retention_days: number;
 }
 
 interface TokenPair {
@@ -484,13 +493,15 @@ export class ApiClient {
     return this.request<void>('DELETE', `/api/orgs/${encodeURIComponent(orgId)}/members/${encodeURIComponent(userId)}`);
   }
 
+  /** One organisation's recordings, or (orgId null) those of every organisation the user is in. */
   recordings(
-    orgId: string,
+    orgId: string | null,
     before?: string,
     limit = 20,
     search = '',
   ): Promise<{ items: Recording[]; next_cursor: string | null }> {
-    const query = new URLSearchParams({ org_id: orgId, limit: String(limit) });
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (orgId) query.set('org_id', orgId);
     if (before) query.set('before', before);
     if (search) query.set('q', search);
     return this.get(`/api/recordings?${query}`);
@@ -504,8 +515,33 @@ export class ApiClient {
     return this.request<Recording>('PATCH', `/api/recordings/${encodeURIComponent(id)}`, { name });
   }
 
+  /** Moves the recording to the trash. */
   deleteRecording(id: string): Promise<void> {
     return this.request<void>('DELETE', `/api/recordings/${encodeURIComponent(id)}`);
+  }
+
+  restoreRecording(id: string): Promise<Recording> {
+    return this.request<Recording>('POST', `/api/recordings/${encodeURIComponent(id)}/restore`);
+  }
+
+  trash(
+    orgId: string | null,
+    before?: string,
+    limit = 50,
+  ): Promise<{ items: TrashedRecording[]; next_cursor: string | null }> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (orgId) query.set('org_id', orgId);
+    if (before) query.set('before', before);
+    return this.get(`/api/trash?${query}`);
+  }
+
+  deleteForever(id: string): Promise<void> {
+    return this.request<void>('DELETE', `/api/trash/${encodeURIComponent(id)}`);
+  }
+
+  /** Deletes for good what the user may delete in the trash; `kept` counts colleagues' recordings left. */
+  emptyTrash(orgId: string | null): Promise<{ deleted: number; kept: number }> {
+    return this.request('DELETE', `/api/trash${orgId ? `?org_id=${encodeURIComponent(orgId)}` : ''}`);
   }
 
   transcript(id: string): Promise<Transcript> {

@@ -98,7 +98,7 @@ export interface Notice {
 }
 
 export function notice(): Notice {
-  const element = h('p', { class: 'notice', hidden: true });
+  const element = h('p', { class: 'notice', hidden: true, id: uid('notice') });
   // role=alert for errors is announced immediately; status for the rest is polite.
   return {
     element,
@@ -112,6 +112,83 @@ export function notice(): Notice {
       element.hidden = true;
       element.textContent = '';
     },
+  };
+}
+
+/**
+ * Says what is wrong with a field and puts the focus on it: the message in `where`, the field marked
+ * invalid and described by the message (screen readers read both), until it is edited.
+ */
+export function fieldError(control: HTMLInputElement | HTMLSelectElement, where: Notice, text: string): void {
+  where.show(text);
+  control.setAttribute('aria-invalid', 'true');
+  const described = (control.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean);
+  if (!described.includes(where.element.id)) described.push(where.element.id);
+  control.setAttribute('aria-describedby', described.join(' '));
+  control.addEventListener(
+    'input',
+    () => {
+      control.removeAttribute('aria-invalid');
+      const rest = described.filter((id) => id !== where.element.id);
+      if (rest.length) control.setAttribute('aria-describedby', rest.join(' '));
+      else control.removeAttribute('aria-describedby');
+    },
+    { once: true },
+  );
+  control.focus();
+}
+
+/**
+ * The page's one toast: a message at the bottom of the window with an optional action ("Undo"). It
+ * stays until closed, replaced or acted on, so nobody has to be quick; with an action the focus moves
+ * to it, so a keyboard or screen reader user hears it and can use it at once (Esc closes).
+ */
+export interface Toast {
+  element: HTMLElement;
+  show(text: string, action?: { label: string; run: () => Promise<void> }): void;
+  hide(): void;
+}
+
+export function toast(): Toast {
+  const text = h('p', { class: 'toast-text' });
+  const action = h('button', { type: 'button', class: 'button small primary' });
+  const close = h('button', { type: 'button', class: 'button small secondary', 'aria-label': 'Close' }, '×');
+  const element = h(
+    'div',
+    { class: 'toast', role: 'status', hidden: true },
+    text,
+    h('div', { class: 'actions' }, action, close),
+  );
+  let run: (() => Promise<void>) | null = null;
+  const hide = () => {
+    element.hidden = true;
+    run = null;
+  };
+  action.addEventListener('click', async () => {
+    const current = run;
+    if (!current) return;
+    action.disabled = true;
+    try {
+      await current();
+    } finally {
+      action.disabled = false;
+    }
+  });
+  close.addEventListener('click', hide);
+  element.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') hide();
+  });
+  return {
+    element,
+    show(message, next) {
+      text.textContent = message;
+      run = next?.run ?? null;
+      action.hidden = !next;
+      action.textContent = next?.label ?? '';
+      element.hidden = false;
+      if (next) action.focus();
+    },
+    hide,
   };
 }
 

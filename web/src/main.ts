@@ -1,22 +1,28 @@
 /**
- * Earshot's page: sign in or register, then record, upload, list and play the recordings of the
- * organisation you work in, and manage organisations. Two hash routes, `#/` and `#/org`, and the
- * invite link `#/invite/<id>/<token>`, which is kept for this tab and becomes `#/org`.
+ * Earshot's page: sign in or register, then record, list and play recordings (of every organisation,
+ * or the one chosen), upload, the trash, and manage organisations. Three hash routes, `#/`, `#/trash`
+ * and `#/org`, and the invite link `#/invite/<id>/<token>`, which is kept for this tab and becomes
+ * `#/org`. Each view has one visible h1, which takes the focus when the view opens (after signing in
+ * too), so a screen reader says where one is and Tab starts from the top of the view.
  */
 import { ApiClient, ApiError, type Me, type Org } from './api.ts';
-import { field, fill, h, notice } from './dom.ts';
+import { confirmDialog, field, fieldError, fill, h, notice, toast } from './dom.ts';
 import { captureInviteLink } from './invitations.ts';
 import { orgsView } from './orgs.ts';
 import { recorderPanel } from './recorder.ts';
-import { recordingsPanel } from './recordings.ts';
+import { announceRecording, recordingInAnotherTab } from './recording-tabs.ts';
+import { orgLabel, recordingsPanel } from './recordings.ts';
 import './style.css';
+import { trashView } from './trash.ts';
 import { uploadPanel } from './upload.ts';
 
-const ORG_KEY = 'earshot.org';
+/** Where new recordings go, remembered per user in this browser. */
+const orgKey = (userId: string) => `earshot.org.${userId}`;
 const api = new ApiClient();
 const root = document.getElementById('app')!;
 
-let teardown: (() => Promise<void>) | null = null;
+/** Leaves the signed-in page; true when that stopped a recording in this tab. */
+let teardown: (() => Promise<boolean>) | null = null;
 
 api.onSessionLost = (reason) => {
   void showAuth(reason);
@@ -26,7 +32,9 @@ async function showAuth(message?: string, mode: 'login' | 'register' = 'login'):
   if (teardown) {
     const done = teardown;
     teardown = null;
-    await done();
+    // Signed out from another tab while recording here: the recorder stops and saves what it has.
+    if ((await done()) && message)
+      message += ' The recording in this tab was stopped; what reached the server is saved.';
   }
   document.title = mode === 'login' ? 'Sign in · Earshot' : 'Create account · Earshot';
   const status = notice();
@@ -72,12 +80,31 @@ async function showAuth(message?: string, mode: 'login' | 'register' = 'login'):
       await api.login(email.value.trim(), password.value);
       await showApp();
     } catch (error) {
-      status.show(error instanceof ApiError ? error.message : `Something went wrong: ${String(error)}`);
-      (error instanceof ApiError && error.status === 401 ? password : email).focus();
       submit.disabled = false;
       submit.removeAttribute('aria-busy');
+      const text = error instanceof ApiError ? error.message : `Something went wrong: ${String(error)}`;
+      const wrong = fieldInError(error);
+      if (wrong) fieldError(wrong, status, text);
+      else {
+        // Nothing the person typed is wrong (the network, the server): the message, and a retry at hand.
+        status.show(text);
+        submit.focus();
+      }
     }
   });
+
+  /** The field the server's refusal is about, if it is about one. */
+  function fieldInError(error: unknown): HTMLInputElement | null {
+    if (!(error instanceof ApiError)) return null;
+    if (error.status === 401 || error.code === 'weak_password') return password;
+    if (error.code === 'email_taken') return email;
+    const named = (error.details as { field?: unknown } | undefined)?.field;
+    if (typeof named === 'string') {
+      const key = named.replace(/^\//, '');
+      return ({ email, password, name } as Record<string, HTMLInputElement>)[key] ?? null;
+    }
+    return null;
+  }
 
   const info = notice();
   if (message) info.show(message, 'info');
@@ -124,7 +151,7 @@ async function showApp(): Promise<void> {
   }
 
   let orgs: Org[] = me.orgs;
-  let orgId = pickOrg(orgs, me.personal_org_id);
+  let orgId = pickOrg(orgs, me);
   const currentOrg = () => orgId;
   const org = () => orgs.find((o) => o.id === orgId) ?? null;
 
@@ -132,70 +159,100 @@ async function showApp(): Promise<void> {
   const renderOrgOptions = () => {
     fill(
       orgSelect,
-      orgs.map((o) =>
-        h('option', { value: o.id, selected: o.id === orgId }, o.personal ? `${o.name} (personal)` : o.name),
-      ),
+      orgs.map((o) => h('option', { value: o.id, selected: o.id === orgId }, orgLabel(o))),
     );
   };
   renderOrgOptions();
 
-  const recordings = recordingsPanel(api, currentOrg);
+  const notify = toast();
+  const recordings = recordingsPanel(api, { userId: me.id, orgs: () => orgs, toast: notify });
   const recorder = recorderPanel(api, currentOrg, (recording) => recordings.upsert(recording));
   const upload = uploadPanel(api, currentOrg, (recording) => recordings.upsert(recording));
+  const trash = trashView(api, { me, orgs: () => orgs, toast: notify, onRestored: (r) => recordings.restored(r) });
   // A created or joined organisation becomes the one worked in.
   const orgPage = orgsView(api, me, async (added) => {
     orgs = await api.orgs().catch(() => [...orgs, added]);
     await switchOrg(added.id);
     renderOrgOptions();
+    recordings.orgsChanged();
+    trash.orgsChanged();
   });
 
   recorder.onBusyChange = (busy) => {
     // A recording belongs to the organisation chosen when it started.
     orgSelect.disabled = busy;
     orgSelect.title = busy ? 'Stop the recording to switch organisation' : '';
+    // Other tabs warn before a sign-out that would end it (recording-tabs.ts).
+    announceRecording(busy);
   };
 
   async function switchOrg(id: string): Promise<void> {
     orgId = id;
-    localStorage.setItem(ORG_KEY, id);
+    localStorage.setItem(orgKey(me.id), id);
     orgSelect.value = id;
-    await Promise.all([recordings.reload(), orgPage.show(org())]);
+    await orgPage.show(org());
   }
   orgSelect.addEventListener('change', () => void switchOrg(orgSelect.value));
 
   const signOut = h('button', { type: 'button', class: 'button secondary small' }, 'Sign out');
   signOut.addEventListener('click', async () => {
-    if (recorder.busy && !window.confirm('A recording is in progress. Stop it and sign out?')) return;
+    // Signing out here signs out every tab of this browser, and a signed-out tab stops its recording.
+    const here = recorder.busy;
+    const elsewhere = await recordingInAnotherTab();
+    if (here || elsewhere) {
+      const what =
+        here && elsewhere
+          ? 'Recordings are in progress in this tab and in another tab; signing out ends them.'
+          : here
+            ? 'A recording is in progress in this tab; signing out ends it.'
+            : 'A recording is in progress in another tab; signing out ends it.';
+      const yes = await confirmDialog({
+        title: 'Sign out and end the recording?',
+        message: `${what} What was recorded so far is saved.`,
+        confirmLabel: 'Sign out',
+        danger: true,
+      });
+      if (!yes) return;
+    }
     await recorder.stop();
     await api.logout();
     await showAuth('You have signed out.');
   });
 
-  const navHome = h('a', { href: '#/' }, 'Recordings');
-  const navOrg = h('a', { href: '#/org' }, 'Organisations');
+  const ROUTES = {
+    '#/': { title: 'Recordings', nav: h('a', { href: '#/' }, 'Recordings') },
+    '#/trash': { title: 'Trash', nav: h('a', { href: '#/trash' }, 'Trash') },
+    '#/org': { title: 'Organisations', nav: h('a', { href: '#/org' }, 'Organisations') },
+  } as const;
+  type Route = keyof typeof ROUTES;
+
+  // Recording first: the record panel, then the list (beside it on wide screens), then the upload.
   const homeView = h(
     'div',
-    { class: 'stack' },
-    h('div', { class: 'grid' }, recorder.element, upload.element),
-    recordings.element,
+    { class: 'home' },
+    h('div', { class: 'home-record' }, recorder.element),
+    h('div', { class: 'home-list' }, recordings.element),
+    h('div', { class: 'home-upload' }, upload.element),
   );
+  const trashViewEl = h('div', { hidden: true }, trash.element);
   const orgViewEl = h('div', { hidden: true }, orgPage.element);
-  const heading = h('h1', { class: 'visually-hidden' }, 'Record and play');
+  const heading = h('h1', { id: 'page-title', class: 'page-title', tabIndex: -1 });
 
   const route = () => {
     if (captureInviteLink()) void orgPage.reloadIncoming();
-    const onOrg = location.hash === '#/org';
-    homeView.hidden = onOrg;
-    orgViewEl.hidden = !onOrg;
-    heading.textContent = onOrg ? 'Organisation settings' : 'Record and play';
-    document.title = `${onOrg ? 'Organisations' : 'Recordings'} · Earshot`;
-    for (const [link, active] of [
-      [navHome, !onOrg],
-      [navOrg, onOrg],
-    ] as const) {
-      if (active) link.setAttribute('aria-current', 'page');
-      else link.removeAttribute('aria-current');
+    const current: Route = location.hash in ROUTES ? (location.hash as Route) : '#/';
+    homeView.hidden = current !== '#/';
+    trashViewEl.hidden = current !== '#/trash';
+    orgViewEl.hidden = current !== '#/org';
+    heading.textContent = ROUTES[current].title;
+    document.title = `${ROUTES[current].title} · Earshot`;
+    for (const [path, { nav }] of Object.entries(ROUTES)) {
+      if (path === current) nav.setAttribute('aria-current', 'page');
+      else nav.removeAttribute('aria-current');
     }
+    if (current === '#/trash') void trash.show();
+    notify.hide();
+    heading.focus();
   };
   window.addEventListener('hashchange', route);
 
@@ -207,7 +264,9 @@ async function showApp(): Promise<void> {
   teardown = async () => {
     window.removeEventListener('hashchange', route);
     window.removeEventListener('beforeunload', beforeUnload);
+    const wasRecording = recorder.busy;
     await recorder.stop();
+    return wasRecording;
   };
 
   fill(
@@ -216,20 +275,29 @@ async function showApp(): Promise<void> {
       'header',
       { class: 'topbar' },
       h('a', { class: 'brand', href: '#/', 'aria-label': 'Earshot home' }, logo(), h('span', null, 'Earshot')),
-      h('nav', { 'aria-label': 'Main' }, navHome, navOrg),
-      h('div', { class: 'org-picker' }, h('label', { htmlFor: 'org-select' }, 'Organisation'), orgSelect),
+      h(
+        'nav',
+        { 'aria-label': 'Main' },
+        Object.values(ROUTES).map((r) => r.nav),
+      ),
+      h(
+        'div',
+        { class: 'org-picker', title: 'Where new recordings go, and the organisation the Organisations page shows' },
+        h('label', { htmlFor: 'org-select' }, 'Organisation'),
+        orgSelect,
+      ),
       h('div', { class: 'account' }, h('span', { class: 'who', title: me.email }, me.name || me.email), signOut),
     ),
-    h('main', { id: 'main', tabIndex: -1 }, heading, homeView, orgViewEl),
+    h('main', { id: 'main', tabIndex: -1 }, heading, homeView, trashViewEl, orgViewEl, notify.element),
   );
   route();
   await Promise.all([recordings.reload(), orgPage.show(org()), orgPage.reloadIncoming()]);
 }
 
-function pickOrg(orgs: Org[], personal: string): string {
-  const saved = localStorage.getItem(ORG_KEY);
+function pickOrg(orgs: Org[], me: Me): string {
+  const saved = localStorage.getItem(orgKey(me.id));
   if (saved && orgs.some((o) => o.id === saved)) return saved;
-  return orgs.find((o) => o.id === personal)?.id ?? orgs[0]?.id ?? personal;
+  return orgs.find((o) => o.id === me.personal_org_id)?.id ?? orgs[0]?.id ?? me.personal_org_id;
 }
 
 function logo(): SVGSVGElement {

@@ -7,7 +7,7 @@
 
 import { type ApiClient, ApiError, type Invitation, type Member, type Org, type Role } from './api.ts';
 import { apiKeysView } from './api-keys.ts';
-import { confirmDialog, field, fill, formatDate, h, notice } from './dom.ts';
+import { confirmDialog, field, fieldError, fill, formatDate, h, notice } from './dom.ts';
 import { incomingInvitations, inviteLink } from './invitations.ts';
 import { orgSettingsSection } from './org-settings.ts';
 import { webhooksPanel } from './webhooks.ts';
@@ -53,7 +53,7 @@ export function orgsView(
     createMessage.clear();
     const name = newName.value.trim();
     if (!name) {
-      createMessage.show('Give the organisation a name.');
+      fieldError(newName, createMessage, 'Give the organisation a name.');
       return;
     }
     try {
@@ -62,7 +62,7 @@ export function orgsView(
       await onOrgAdded(org);
       createMessage.show(`Created "${org.name}". It is now the organisation you work in.`, 'success');
     } catch (error) {
-      createMessage.show(error instanceof ApiError ? error.message : String(error));
+      fieldError(newName, createMessage, error instanceof ApiError ? error.message : String(error));
     }
   });
 
@@ -122,7 +122,7 @@ export function orgsView(
       linkBox.hidden = false;
       await loadPending();
     } catch (error) {
-      inviteMessage.show(error instanceof ApiError ? error.message : String(error));
+      fieldError(email, inviteMessage, error instanceof ApiError ? error.message : String(error));
     }
   });
 

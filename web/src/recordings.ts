@@ -1,22 +1,38 @@
 /**
- * The recordings of the current organisation: name, date, duration, size and status; search by name
- * and transcript; rename in place, delete after a confirmation, play with an <audio> element (the server
- * answers HTTP Range requests, so seeking works) beside the transcript, and download.
+ * The recordings list: every organisation's recordings (each labelled with its organisation) or one
+ * organisation's, as the person last chose (remembered per user in this browser); search by name and
+ * transcript; rename in place; delete (to the trash, with "Undo"); play with an <audio> element (the
+ * server answers HTTP Range requests, so seeking works) beside the transcript, and download.
+ *
+ * A recording never looks lost: when the list shows one organisation and is empty, it says which other
+ * organisations have recordings; a new recording saved in an organisation the list does not show says so.
  */
-import { type ApiClient, ApiError, type Recording } from './api.ts';
-import { confirmDialog, fill, formatBytes, formatDate, formatDuration, h, notice } from './dom.ts';
+import { type ApiClient, ApiError, type Org, type Recording } from './api.ts';
+import { fieldError, fill, formatBytes, formatDate, formatDuration, h, notice, type Toast } from './dom.ts';
 import { transcriptPanel } from './transcript.ts';
 
 export interface RecordingsPanel {
   element: HTMLElement;
-  /** Reloads the first page (after switching organisation, say). */
+  /** Reloads the first page (after the organisations changed, say). */
   reload(): Promise<void>;
   /** Adds or updates one recording (from an upload or a live session) without a reload. */
   upsert(recording: Recording): void;
+  /** A recording back from the trash: in its place in the list, if the list shows its organisation. */
+  restored(recording: Recording): void;
+  /** The organisations changed (one was created, joined or left): the filter's choices follow. */
+  orgsChanged(): void;
+}
+
+export interface RecordingsPanelOptions {
+  /** Whose choice of organisation the list remembers. */
+  userId: string;
+  orgs: () => Org[];
+  toast: Toast;
 }
 
 const POLL_MS = 2000;
 const PAGE = 20;
+const ALL = 'all';
 
 const STATUS_TEXT: Record<Recording['status'], string> = {
   receiving: 'Recording',
@@ -27,9 +43,56 @@ const STATUS_TEXT: Record<Recording['status'], string> = {
 
 const SOURCE_TEXT: Record<Recording['source'], string> = { upload: 'Upload', stream: 'Stream', live: 'Live' };
 
-export function recordingsPanel(api: ApiClient, currentOrg: () => string | null): RecordingsPanel {
+export const orgLabel = (org: Org): string => (org.personal ? `${org.name} (personal)` : org.name);
+
+/** "A", "A and B", "A, B and C". */
+const listOf = (names: string[]): string =>
+  names.length < 2 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+
+/** The "Show" menu: all organisations, or one. */
+export function orgFilter(id: string, orgs: Org[], value: string): HTMLSelectElement {
+  const select = h('select', { id, name: id });
+  fillOrgFilter(select, orgs, value);
+  return select;
+}
+
+export function fillOrgFilter(select: HTMLSelectElement, orgs: Org[], value: string): void {
+  fill(
+    select,
+    h('option', { value: ALL, selected: value === ALL }, 'All organisations'),
+    orgs.map((org) => h('option', { value: org.id, selected: org.id === value }, orgLabel(org))),
+  );
+}
+
+export function recordingsPanel(api: ApiClient, options: RecordingsPanelOptions): RecordingsPanel {
+  const { orgs, toast } = options;
+  const filterKey = `earshot.list.${options.userId}`;
+  const remembered = localStorage.getItem(filterKey) ?? ALL;
+  /** The organisation the list shows, or ALL. */
+  let filter = orgs().some((org) => org.id === remembered) ? remembered : ALL;
+  const shownOrg = () => (filter === ALL ? null : filter);
+  const orgName = (id: string) => {
+    const org = orgs().find((o) => o.id === id);
+    return org ? orgLabel(org) : 'another organisation';
+  };
+
+  const title = h('h2', { id: 'recordings-title' });
+  const filterSelect = orgFilter('list-org', orgs(), filter);
   const list = h('ul', { class: 'recordings', 'aria-live': 'polite', 'aria-busy': 'false' });
-  const empty = h('p', { class: 'empty', hidden: true }, 'No recordings yet. Record or upload one above.');
+  const emptyText = h('span');
+  const showAll = h('button', { type: 'button', class: 'linkish' }, 'Show all organisations');
+  const empty = h('p', { class: 'empty', hidden: true }, emptyText, ' ', showAll);
+  /** Says where a recording went when the list does not show its organisation. */
+  const elsewhereText = h('span');
+  const elsewhereShowAll = h('button', { type: 'button', class: 'linkish' }, 'Show all organisations');
+  const elsewhere = h(
+    'p',
+    { class: 'notice notice-info', role: 'status', hidden: true },
+    elsewhereText,
+    ' ',
+    elsewhereShowAll,
+  );
+  const toldElsewhere = new Set<string>();
   const more = h('button', { type: 'button', class: 'button secondary', hidden: true }, 'Load more');
   const refresh = h('button', { type: 'button', class: 'button secondary small' }, 'Refresh');
   const message = notice();
@@ -51,18 +114,57 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
   const element = h(
     'section',
     { class: 'card recordings-card', 'aria-labelledby': 'recordings-title' },
-    h('div', { class: 'card-head' }, h('h2', { id: 'recordings-title' }, 'Recordings'), refresh),
-    searchForm,
+    h('div', { class: 'card-head' }, title, refresh),
+    h(
+      'div',
+      { class: 'list-tools' },
+      h('div', { class: 'filter' }, h('label', { htmlFor: filterSelect.id }, 'Show'), filterSelect),
+      searchForm,
+    ),
     message.element,
+    elsewhere,
     list,
     empty,
     more,
   );
 
-  const updateEmpty = () => {
-    empty.hidden = items.size > 0;
-    empty.textContent = query ? `No recordings match "${query}".` : 'No recordings yet. Record or upload one above.';
+  const showTitle = () => {
+    title.textContent = filter === ALL ? 'Recordings in all organisations' : `Recordings in ${orgName(filter)}`;
   };
+  showTitle();
+
+  /**
+   * The empty list explained. Showing one organisation, it asks the others for one recording each, so it
+   * can say where the person's recordings are rather than "none".
+   */
+  async function updateEmpty(): Promise<void> {
+    empty.hidden = items.size > 0;
+    showAll.hidden = true;
+    if (items.size > 0) return;
+    const org = shownOrg();
+    if (!org) {
+      emptyText.textContent = query ? `No recordings match "${query}".` : 'No recordings yet. Record or upload one.';
+      return;
+    }
+    const here = orgName(org);
+    emptyText.textContent = query ? `No recordings in ${here} match "${query}".` : `No recordings in ${here} yet.`;
+    showAll.textContent = query ? 'Search all organisations' : 'Show all organisations';
+    const asked = generation;
+    const others = orgs().filter((o) => o.id !== org);
+    const found = await Promise.all(
+      others.map((o) =>
+        api.recordings(o.id, undefined, 1, query).then(
+          (page) => page.items.length > 0,
+          () => false,
+        ),
+      ),
+    );
+    if (asked !== generation || items.size > 0) return;
+    const where = others.filter((_, i) => found[i]).map(orgLabel);
+    if (where.length === 0) return;
+    emptyText.textContent += ` ${query ? 'Some in' : 'You have recordings in'} ${listOf(where)}${query ? ' match.' : '.'}`;
+    showAll.hidden = false;
+  }
 
   function render(recording: Recording): HTMLLIElement {
     const existing = items.get(recording.id);
@@ -79,6 +181,7 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
       h('span', { 'aria-label': 'duration' }, formatDuration(recording.duration_sec)),
       h('span', { 'aria-label': 'size' }, formatBytes(recording.size_bytes)),
       h('span', null, SOURCE_TEXT[recording.source] ?? recording.source),
+      filter === ALL ? h('span', { class: 'org-label' }, orgName(recording.org_id)) : null,
     );
     const extra: HTMLElement[] = [];
     if (recording.status === 'processing') {
@@ -138,7 +241,7 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
 
     playButton.addEventListener('click', () => togglePlayer(recording.id));
     rename.addEventListener('click', () => startRename(recording.id, title));
-    remove.addEventListener('click', () => void confirmDelete(recording.id));
+    remove.addEventListener('click', () => void moveToTrash(recording.id));
 
     const playerSlot = h('div', { class: 'player-slot' });
     if (player) playerSlot.append(player.element);
@@ -200,7 +303,7 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
       event.preventDefault();
       const name = input.value.trim();
       if (!name) {
-        error.show('The name cannot be empty.');
+        fieldError(input, error, 'The name cannot be empty.');
         return;
       }
       save.disabled = true;
@@ -209,8 +312,8 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
         items.get(id)!.recording = { ...item.recording, ...updated };
         restore();
       } catch (failure) {
-        error.show(failure instanceof ApiError ? failure.message : String(failure));
         save.disabled = false;
+        fieldError(input, error, failure instanceof ApiError ? failure.message : String(failure));
       }
     });
     title.replaceWith(form);
@@ -218,38 +321,61 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
     input.select();
   }
 
-  async function confirmDelete(id: string): Promise<void> {
-    const item = items.get(id);
-    if (!item) return;
-    const yes = await confirmDialog({
-      title: 'Delete recording?',
-      message: `"${item.recording.name}" and its audio will be deleted. This cannot be undone.`,
-      confirmLabel: 'Delete',
-      danger: true,
+  /** Puts a restored (or new) recording where its creation time places it among the loaded ones. */
+  function insertInOrder(recording: Recording): void {
+    const li = render(recording);
+    const older = [...list.children].find((other) => {
+      const shown = items.get((other as HTMLElement).dataset.id ?? '');
+      return other !== li && shown !== undefined && shown.recording.created_at < recording.created_at;
     });
-    if (!yes) return;
-    try {
-      await api.deleteRecording(id);
-      item.player?.destroy();
-      item.element.remove();
-      items.delete(id);
-      updateEmpty();
-      message.show(`Deleted "${item.recording.name}".`, 'success');
-      refresh.focus();
-    } catch (error) {
-      message.show(error instanceof ApiError ? error.message : String(error));
+    if (older) list.insertBefore(li, older);
+    else if (!cursor) list.append(li);
+    else {
+      // Older than every loaded recording while more are to come: it will arrive with its page.
+      li.remove();
+      items.delete(recording.id);
     }
   }
 
+  /** Deletes to the trash at once (no question: "Undo" takes it back), and offers the undo. */
+  async function moveToTrash(id: string): Promise<void> {
+    const item = items.get(id);
+    if (!item) return;
+    const next = item.element.nextElementSibling ?? item.element.previousElementSibling;
+    try {
+      await api.deleteRecording(id);
+    } catch (error) {
+      message.show(error instanceof ApiError ? error.message : String(error));
+      return;
+    }
+    item.player?.destroy();
+    item.element.remove();
+    items.delete(id);
+    void updateEmpty();
+    const name = item.recording.name;
+    toast.show(`Deleted "${name}". It is in the trash.`, {
+      label: 'Undo',
+      run: async () => {
+        try {
+          const recording = await api.restoreRecording(id);
+          toast.show(`Restored "${name}".`);
+          panel.restored(recording);
+          const back = items.get(id)?.element ?? next;
+          (back?.querySelector<HTMLButtonElement>('button') ?? refresh).focus();
+        } catch (error) {
+          toast.show(`Could not restore "${name}": ${error instanceof ApiError ? error.message : String(error)}`);
+        }
+      },
+    });
+  }
+
   async function loadPage(reset: boolean): Promise<void> {
-    const org = currentOrg();
-    if (!org) return;
     const mine = reset ? ++generation : generation;
     list.setAttribute('aria-busy', 'true');
     more.disabled = true;
     try {
-      const page = await api.recordings(org, reset ? undefined : (cursor ?? undefined), PAGE, query);
-      if (mine !== generation) return; // the organisation changed meanwhile
+      const page = await api.recordings(shownOrg(), reset ? undefined : (cursor ?? undefined), PAGE, query);
+      if (mine !== generation) return; // the filter or the search changed meanwhile
       if (reset) {
         for (const item of items.values()) item.player?.destroy();
         items.clear();
@@ -259,7 +385,7 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
       cursor = page.next_cursor;
       more.hidden = !cursor;
       message.clear();
-      updateEmpty();
+      void updateEmpty();
       schedulePoll();
     } catch (error) {
       message.show(error instanceof ApiError ? error.message : String(error));
@@ -285,7 +411,7 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
             if (error instanceof ApiError && error.status === 404 && items.has(recording.id)) {
               items.get(recording.id)!.element.remove();
               items.delete(recording.id);
-              updateEmpty();
+              void updateEmpty();
             }
           }
         }),
@@ -312,16 +438,47 @@ export function recordingsPanel(api: ApiClient, currentOrg: () => string | null)
   });
   more.addEventListener('click', () => void loadPage(false));
 
+  const choose = (value: string) => {
+    filter = value;
+    filterSelect.value = value;
+    localStorage.setItem(filterKey, value);
+    elsewhere.hidden = true;
+    showTitle();
+    return loadPage(true);
+  };
+  filterSelect.addEventListener('change', () => void choose(filterSelect.value));
+  for (const button of [showAll, elsewhereShowAll]) button.addEventListener('click', () => void choose(ALL));
+
   const panel: RecordingsPanel = {
     element,
     reload: () => loadPage(true),
     upsert(recording) {
-      if (recording.org_id && recording.org_id !== currentOrg()) return;
+      const org = shownOrg();
+      if (org && recording.org_id !== org) {
+        if (!toldElsewhere.has(recording.id)) {
+          toldElsewhere.add(recording.id);
+          elsewhereText.textContent = `"${recording.name}" is in ${orgName(recording.org_id)}, which this list does not show.`;
+          elsewhere.hidden = false;
+        }
+        return;
+      }
       const known = items.has(recording.id);
       const li = render(recording);
       if (!known) list.prepend(li);
-      updateEmpty();
+      void updateEmpty();
       schedulePoll();
+    },
+    restored(recording) {
+      const org = shownOrg();
+      if (org && recording.org_id !== org) return;
+      insertInOrder(recording);
+      void updateEmpty();
+      schedulePoll();
+    },
+    orgsChanged() {
+      if (!orgs().some((org) => org.id === filter)) filter = ALL;
+      fillOrgFilter(filterSelect, orgs(), filter);
+      showTitle();
     },
   };
   return panel;
