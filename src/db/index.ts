@@ -8,6 +8,7 @@ import * as cluster from './migrations/004_cluster.ts';
 import * as apiKeys from './migrations/005_api_keys.ts';
 import * as webhooks from './migrations/006_webhooks.ts';
 import * as transcripts from './migrations/007_transcripts.ts';
+import * as tusUploads from './migrations/009_tus_uploads.ts';
 import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './sqlite-adapter.ts';
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '005_api_keys': apiKeys,
   '006_webhooks': webhooks,
   '007_transcripts': transcripts,
+  '009_tus_uploads': tusUploads,
 };
 
 // BIGINT columns (byte counts) come back as strings from pg; every value we store fits a double.
