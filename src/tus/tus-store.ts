@@ -109,9 +109,13 @@ export class TusStore extends DataStore {
     try {
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
-          await handle.write(chunk);
-          size += chunk.length;
-          if (size >= pieceBytes) await storePiece();
+          for (let rest = chunk; rest.length > 0; ) {
+            const take = rest.subarray(0, pieceBytes - size);
+            await handle.write(take);
+            size += take.length;
+            rest = rest.subarray(take.length);
+            if (size === pieceBytes) await storePiece();
+          }
         }
       } catch (error) {
         // The body ended early: keep what arrived (it is a prefix of what the client sent).
