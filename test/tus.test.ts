@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import * as tus from 'tus-js-client';
 import {
   api,
+  eventually,
   registerUser,
   startTestServer,
   storedBytes,
@@ -231,6 +232,9 @@ describe('tus resumable uploads', () => {
     assert.equal(badName.body.details.field, 'metadata.name');
     const malformed = await create(10, { metadata: 'name not-base64!' });
     assert.equal(malformed.status, 400);
+    const empty = await create(0);
+    assert.equal(empty.status, 422);
+    assert.equal(empty.body.error, 'invalid_media');
   });
 
   it('terminates an unfinished upload and removes its bytes', async () => {
@@ -355,6 +359,40 @@ describe('tus uploads across a restart', () => {
       assert.equal(last.status, 204);
       const recording = await waitForRecording(server, user, last.headers.get('earshot-recording-id') ?? '');
       assert.equal(recording.status, 'ready');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('tus uploads that expire', () => {
+  it('answers 410 upload_expired to HEAD and PATCH once an unfinished upload is past Upload-Expires', async () => {
+    const server = await startTestServer({ env: { RESUMABLE_UPLOAD_EXPIRY_SECONDS: '1' } });
+    try {
+      const user = await registerUser(server);
+      const created = await api(server, 'POST', '/api/uploads/tus', {
+        token: user.token,
+        headers: { ...TUS, 'upload-length': '100' },
+      });
+      const expires = Date.parse(created.headers.get('upload-expires') ?? '');
+      assert.ok(
+        expires > Date.now() - 2000 && expires <= Date.now() + 2000,
+        created.headers.get('upload-expires') ?? '',
+      );
+      const url = created.headers.get('location') ?? '';
+      const expired = await eventually(async () => {
+        const res = await api(server, 'HEAD', url, { token: user.token, headers: TUS });
+        assert.equal(res.status, 410);
+        return res;
+      }, 5000);
+      assert.equal(expired.headers.get('tus-resumable'), '1.0.0');
+      const late = await api(server, 'PATCH', url, {
+        token: user.token,
+        body: Buffer.alloc(10),
+        headers: { ...TUS, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      });
+      assert.equal(late.status, 410);
+      assert.equal(late.body.error, 'upload_expired');
     } finally {
       await server.close();
     }

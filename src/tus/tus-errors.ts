@@ -1,9 +1,7 @@
 import { ERRORS as TUS } from '@tus/utils';
 import { AppError } from '../errors.ts';
-import { errorForClient } from '../http/error-handler.ts';
 
 type TusError = { status_code: number; body: string };
-type LogLike = Parameters<typeof errorForClient>[1];
 
 /**
  * @tus/server's refusals as the errors table's codes, with the statuses tus 1.0 defines: 404 for an
@@ -12,7 +10,7 @@ type LogLike = Parameters<typeof errorForClient>[1];
  * Upload-Offset becomes 400, for a missing Content-Type 415 (§3.2 PATCH), and 501 for an extension this
  * server does not offer becomes 400 (a client retries 5xx, and retrying will not help).
  */
-function fromTus(error: TusError, maxBytes: number): AppError {
+export function fromTus(error: TusError, maxBytes: number): AppError {
   switch (error) {
     case TUS.FILE_NOT_FOUND:
       return new AppError('not_found', 'upload not found');
@@ -57,20 +55,12 @@ function fromTus(error: TusError, maxBytes: number): AppError {
   }
 }
 
-const isTusError = (error: unknown): error is TusError =>
+/** One of @tus/server's own refusals (its table's objects, or an error carrying a status and a body). */
+export const isTusError = (error: unknown): error is TusError =>
   typeof error === 'object' &&
   error !== null &&
   typeof (error as TusError).status_code === 'number' &&
   typeof (error as TusError).body === 'string';
-
-/** Any error a tus request ends with, as the AppError the client sees (server faults are logged). */
-export function tusErrorForClient(error: unknown, maxBytes: number, log: LogLike): AppError {
-  if (isTusError(error)) {
-    const mapped = fromTus(error, maxBytes);
-    return mapped.code === 'internal' ? errorForClient(mapped.cause, log) : mapped;
-  }
-  return errorForClient(error, log);
-}
 
 /**
  * An error @tus/server answers by itself before any handler runs (no Tus-Resumable, an invalid tus

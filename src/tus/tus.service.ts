@@ -13,7 +13,7 @@ import { cleanName, nameFromFilename } from '../recordings/uploads.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { Spool } from '../storage/spool.ts';
 import { textProblem } from '../text-policy.ts';
-import { tusEarlyError, tusErrorForClient } from './tus-errors.ts';
+import { fromTus, isTusError, tusEarlyError } from './tus-errors.ts';
 import { createTusLocker } from './tus-locker.ts';
 import { type TusOwner, TusStore } from './tus-store.ts';
 import type { TusUploadsRepo } from './tus-uploads.repo.ts';
@@ -70,8 +70,11 @@ const actorKey = (actor: Principal) => (actor.kind === 'api_key' ? `key:${actor.
 export function createTusService(deps: TusServiceDeps) {
   const { repo, orgAccess, lifecycle, maxBytes, log } = deps;
   const requests = new AsyncLocalStorage<TusRequest>();
-  /** The error a request ended with, for the route to answer in the table's shape. */
-  const failures = new WeakMap<object, AppError>();
+  /**
+   * The error a request ended with, thrown again by the route so the app's error handler answers it in
+   * the table's shape (and logs a server fault once). The library's own refusals become table codes.
+   */
+  const failures = new WeakMap<object, unknown>();
 
   const current = (): TusRequest => {
     const request = requests.getStore();
@@ -104,6 +107,8 @@ export function createTusService(deps: TusServiceDeps) {
     const orgId = named ?? (await orgAccess.defaultOrgId(actor));
     await orgAccess.require(actor, orgId, 'record');
     await lifecycle.checkQueueRoom(actor.userId);
+    // The multipart upload refuses an empty file too; here it is known before anything is sent.
+    if (upload.size === 0) throw new AppError('invalid_media', 'the file is empty (Upload-Length: 0)');
     const name = metadataText(upload.metadata, 'name', 'display');
     const filename = metadataText(upload.metadata, 'filename', 'plain');
     return {
@@ -179,9 +184,8 @@ export function createTusService(deps: TusServiceDeps) {
       return { headers: { [RECORDING_ID_HEADER]: recordingId, Location: `/api/recordings/${recordingId}` } };
     },
     onResponseError(request, error) {
-      const appError = tusErrorForClient(error, maxBytes, log);
-      failures.set(request, appError);
-      return { status_code: appError.httpStatus, body: appError.message };
+      failures.set(request, isTusError(error) ? fromTus(error, maxBytes) : error);
+      return undefined;
     },
   };
   const server = new Server(options);
@@ -205,7 +209,8 @@ export function createTusService(deps: TusServiceDeps) {
         const answer = { status: response.status, headers: new Headers(response.headers), body: await response.text() };
         answer.headers.delete('content-length');
         if (answer.status >= 400) {
-          // The library's own headers (Tus-Resumable, CORS) go with the error too.
+          // The library's own headers (Tus-Resumable, CORS) go with the error too; the body is ours.
+          answer.headers.delete('content-type');
           for (const [name, value] of answer.headers) reply.header(name, value);
           throw failures.get(nodeRequest) ?? tusEarlyError(answer.status, answer.body);
         }
