@@ -89,7 +89,7 @@ export function createTusService(deps: TusServiceDeps) {
   };
 
   const metadataText = (metadata: Upload['metadata'], key: string, rule: 'plain' | 'display') => {
-    const value = metadata?.[key] ?? undefined;
+    const value = metadata?.[key];
     if (value === undefined || value === null) return undefined;
     const problem = textProblem(value, rule);
     if (problem) {
@@ -130,7 +130,7 @@ export function createTusService(deps: TusServiceDeps) {
 
   /**
    * A complete upload becomes the recording of the same id, once: the request that stored its last byte
-   * does it, and the periodic task (`finishComplete`) does it when that request failed right after.
+   * does it, and a HEAD or the periodic task (`cleanUp`) does it when that request failed right after.
    */
   async function finish(id: string): Promise<string> {
     const row = await repo.get(id);
@@ -193,7 +193,7 @@ export function createTusService(deps: TusServiceDeps) {
   return {
     /**
      * Handles one tus request for `actor` (authenticated by the route; none for OPTIONS). Resolves with
-     * the library's answer, or rejects with the AppError it ended with, for the app's error handler. A
+     * the library's answer, or rejects with the error it ended with, for the app's error handler. A
      * HEAD of a complete upload also names its recording (making it first if the request that stored the
      * last byte failed right after), so a client that resumes a finished upload learns it too.
      */
