@@ -56,6 +56,9 @@ import { createTranscribeHandler } from './transcripts/transcribe-job.ts';
 import { createTranscriptsRepo } from './transcripts/transcripts.repo.ts';
 import { transcriptsRoutes } from './transcripts/transcripts.routes.ts';
 import { createTranscriptsService } from './transcripts/transcripts.service.ts';
+import { tusRoutes } from './tus/tus.routes.ts';
+import { createTusService } from './tus/tus.service.ts';
+import { createTusUploadsRepo } from './tus/tus-uploads.repo.ts';
 import { webRoutes } from './web/web.routes.ts';
 import { createWebhooks } from './webhooks/index.ts';
 import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
@@ -281,6 +284,19 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(streamRoutes, { streams, tokens, spool, chunkBytes: config.limits.streamChunkBytes });
   const trash = createTrashService({ repo: recordingsRepo, lifecycle, orgAccess, settings: orgSettings });
   await app.register(trashRoutes, { trash, tokens });
+  const tus = createTusService({
+    repo: createTusUploadsRepo(database.db),
+    blobs,
+    spool,
+    orgAccess,
+    lifecycle,
+    maxBytes: config.limits.uploadBytes,
+    expiryMs: config.limits.resumableUploadExpirySec * 1000,
+    lockTtlMs: config.leases.leaseMs,
+    allowedOrigins: config.allowedOrigins,
+    log: app.log.child({ module: 'tus' }),
+  });
+  await app.register(tusRoutes, { tus, tokens, maxBytes: config.limits.uploadBytes });
   const transcripts = createTranscriptsService({
     ...transcriptQueue,
     db: database.db,
@@ -330,6 +346,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
       () => trash.purgeExpired(),
       periodic,
     ),
+    runPeriodically('clean up resumable uploads', 5 * 60_000, () => tus.cleanUp(), periodic),
     runPeriodically('purge expired refresh tokens', 60 * 60_000, () => auth.purgeExpiredRefreshTokens(), periodic),
     runPeriodically('purge rate-limit windows', 10 * 60_000, () => limiter.purge(60 * 60_000), periodic),
     runPeriodically('purge old webhook messages', 60 * 60_000, () => webhooks.purge(), periodic),

@@ -63,6 +63,8 @@ export interface Config {
     maxDurationSec: number;
     /** A chunked stream with no new chunk for this long is finished with what it has. */
     streamIdleFinishSec: number;
+    /** A resumable (tus) upload not finished this long after its creation expires and is removed. */
+    resumableUploadExpirySec: number;
   };
   /**
    * Ownership of in-flight work: a node renews its leases every third of `leaseMs`; another node may take
@@ -311,6 +313,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       streamChunkBytes: int(env, 'MAX_STREAM_CHUNK_BYTES', 16 * 1024 * 1024, 1024),
       maxDurationSec: int(env, 'MAX_RECORDING_SECONDS', 6 * 3600, 1),
       streamIdleFinishSec: int(env, 'STREAM_IDLE_FINISH_SECONDS', 24 * 3600, 1),
+      resumableUploadExpirySec: int(env, 'RESUMABLE_UPLOAD_EXPIRY_SECONDS', 24 * 3600, 1, 30 * 24 * 3600),
     },
     leases: { leaseMs: int(env, 'LEASE_TTL_MS', 20_000, 1000, 600_000) },
     processing: {

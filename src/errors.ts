@@ -23,6 +23,10 @@ export const ERRORS = {
   conflict: { http: 409, ws: 4409 },
   email_taken: { http: 409, ws: 1008 },
   offset_mismatch: { http: 409, ws: 4409 },
+  // HTTP only: resumable uploads (tus 1.0 §3.2, §5.4.4): a request without Tus-Resumable: 1.0.0, and
+  // an upload that expired before it was finished.
+  tus_version_unsupported: { http: 412, ws: 1008 },
+  upload_expired: { http: 410, ws: 1008 },
   payload_too_large: { http: 413, ws: 1009 },
   unsupported_media: { http: 415, ws: 4415 },
   invalid_media: { http: 422, ws: 4422 },

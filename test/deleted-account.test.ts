@@ -34,7 +34,8 @@ describe('a valid token whose account was deleted', () => {
         ...(json === undefined ? {} : { json }),
       });
       assert.equal(res.status, 401, `${name}: ${JSON.stringify(res.body)}`);
-      assert.equal(tableError(res.status, res.body, name).error, 'invalid_token');
+      // A HEAD answer has no body: its status and WWW-Authenticate say it all.
+      if (operation.method !== 'HEAD') assert.equal(tableError(res.status, res.body, name).error, 'invalid_token');
       assert.match(res.headers.get('www-authenticate') ?? '', /invalid_token/);
     }
   });

@@ -9,6 +9,7 @@ import * as apiKeys from './migrations/005_api_keys.ts';
 import * as webhooks from './migrations/006_webhooks.ts';
 import * as transcripts from './migrations/007_transcripts.ts';
 import * as trash from './migrations/009_trash.ts';
+import * as tusUploads from './migrations/010_tus_uploads.ts';
 import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './sqlite-adapter.ts';
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '006_webhooks': webhooks,
   '007_transcripts': transcripts,
   '009_trash': trash,
+  '010_tus_uploads': tusUploads,
 };
 
 // BIGINT columns (byte counts) come back as strings from pg; every value we store fits a double.

@@ -188,6 +188,36 @@ export interface OrgSettingsTable {
   updated_at: string;
 }
 
+/**
+ * A resumable (tus) upload until it expires (src/tus/). Its bytes are stored as the input of the
+ * recording it becomes, which takes the same id once the last byte is stored (`finished_at`).
+ */
+export interface TusUploadTable {
+  id: string;
+  org_id: string;
+  /** The person the recording will belong to (an API key's creator). */
+  user_id: string;
+  /** Who may resume, inspect or end it: `user:<id>` or `key:<api key id>`. */
+  actor: string;
+  name: string;
+  /** Upload-Metadata as the client sent it (JSON object), answered back on HEAD. */
+  metadata: string;
+  /** Upload-Length, declared at creation. */
+  length: number;
+  /** Bytes stored: the upload's offset. */
+  received_bytes: number;
+  created_at: string;
+  expires_at: string;
+  finished_at: string | null;
+  /** The request holding the upload's lock (a random id), until `lock_expires_at` unless renewed. */
+  lock_holder: string | null;
+  /** Raised by every new holder; stored pieces carry it, and a holder that lost the lock cannot commit. */
+  lock_epoch: number;
+  lock_expires_at: string | null;
+  /** 0/1: a request waits for the lock and asks the holder to finish what it has. */
+  lock_release_requested: number;
+}
+
 /** Named leases: periodic jobs run on one node at a time. */
 export interface LeaseTable {
   name: string;
@@ -283,6 +313,7 @@ export interface Database {
   webhook_messages: WebhookMessageTable;
   webhook_deliveries: WebhookDeliveryTable;
   webhook_versions: WebhookVersionTable;
+  tus_uploads: TusUploadTable;
 }
 
 export type User = Selectable<UserTable>;
@@ -299,3 +330,4 @@ export type Transcript = Selectable<TranscriptTable>;
 export type WebhookEndpoint = Selectable<WebhookEndpointTable>;
 export type WebhookMessage = Selectable<WebhookMessageTable>;
 export type WebhookDelivery = Selectable<WebhookDeliveryTable>;
+export type TusUpload = Selectable<TusUploadTable>;

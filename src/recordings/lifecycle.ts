@@ -28,9 +28,10 @@ import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import type { Transaction } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { nowIso } from '../db/index.ts';
-import type { Recording, RecordingSource } from '../db/schema.ts';
+import type { Database, Recording, RecordingSource } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { noRecordingEvents, type RecordingEventSink } from '../events/recording-events.ts';
 import type { JobsRepo } from '../jobs/jobs.repo.ts';
@@ -71,6 +72,13 @@ export const inputKeys = {
   livePrefix: (id: string) => `inputs/${id}/live/`,
   /** Named by the byte range it holds: two writes of one name hold the same bytes of the client's stream. */
   liveSegment: (id: string, start: number, end: number) => `inputs/${id}/live/${pad(start)}-${pad(end)}`,
+  tusPrefix: (id: string) => `inputs/${id}/tus/`,
+  /**
+   * A piece of a resumable upload, named by its offset and the lock epoch of the request that wrote it
+   * (src/tus/tus-store.ts): a request whose lock ran out can still finish writing a piece, but never
+   * under the name of the one that replaced it.
+   */
+  tusPiece: (id: string, start: number, epoch: number) => `inputs/${id}/tus/${pad(start)}-${epoch}`,
 };
 
 export const audioPrefix = (recording: Pick<Recording, 'org_id' | 'id'>) =>
@@ -88,6 +96,8 @@ export const INPUT_KINDS = {
   live: 'live',
   streamOgg: 'stream.ogg',
   streamWebm: 'stream.webm',
+  /** An upload received through tus: its pieces, not one file. */
+  tusUpload: 'upload.tus',
 } as const;
 
 /** Facts of a finished recording, as the media engine reports them. */
@@ -159,6 +169,30 @@ export function createLifecycle(deps: LifecycleDeps) {
     return chain;
   }
 
+  /**
+   * A resumable upload's pieces from offset 0 to `end`. Where two pieces start at one offset (a request
+   * that lost its lock wrote one too late), the higher epoch's is the one its offset was committed with.
+   */
+  async function tusChainOf(recordingId: string, end: number): Promise<{ key: string; start: number; size: number }[]> {
+    const prefix = inputKeys.tusPrefix(recordingId);
+    const byStart = new Map<number, { key: string; size: number; epoch: number }>();
+    for (const object of await blobs.list(prefix)) {
+      const [start, epoch] = object.key.slice(prefix.length).split('-').map(Number) as [number, number];
+      const current = byStart.get(start);
+      if (!current || epoch > current.epoch) byStart.set(start, { ...object, epoch });
+    }
+    const chain: { key: string; start: number; size: number }[] = [];
+    for (let offset = 0; offset < end; ) {
+      const next = byStart.get(offset);
+      if (!next || next.size === 0) {
+        throw new AppError('internal', `stored input under ${prefix} ends at byte ${offset}, expected ${end}`);
+      }
+      chain.push({ key: next.key, start: offset, size: next.size });
+      offset += next.size;
+    }
+    return chain;
+  }
+
   /** Concatenates stored objects into one local file (fsynced); returns its size. */
   async function concatenate(chain: { key: string; start: number; size: number }[], target: string, end?: number) {
     const out = createWriteStream(target);
@@ -213,6 +247,40 @@ export function createLifecycle(deps: LifecycleDeps) {
         throw error;
       }
     },
+
+    /**
+     * An upload whose bytes are already stored as recording `id`'s input (a finished tus upload's pieces):
+     * the recording exists and its job is queued, in one transaction with `claim`, and nothing is copied.
+     * `claim` returns false when the upload was already claimed (another node finished it first): then
+     * nothing is created and the result is undefined. The queue quota was checked when the upload began
+     * (`checkQueueRoom`), so a client that sent every byte is not refused at the end.
+     */
+    async createStoredUpload(
+      input: { id: string; orgId: string; userId: string; name: string; size: number },
+      claim: (trx: Transaction<Database>) => Promise<boolean>,
+    ): Promise<Recording | undefined> {
+      const recording = await db.transaction().execute(async (trx) => {
+        if (!(await claim(trx))) return undefined;
+        const row = await repo.insert(trx, {
+          id: input.id,
+          orgId: input.orgId,
+          userId: input.userId,
+          name: input.name,
+          source: 'upload',
+          status: 'processing',
+          inputKey: INPUT_KINDS.tusUpload,
+          receivedBytes: input.size,
+        });
+        await jobs.enqueue(trx, { kind: 'process', recordingId: row.id, userId: row.user_id, orgId: row.org_id });
+        await sink.record(trx, { type: 'recording.started', recording: row });
+        return row;
+      });
+      if (recording) events.emit('queued');
+      return recording;
+    },
+
+    /** 429 when the user already has as many recordings waiting for processing as allowed. */
+    checkQueueRoom: (userId: string) => checkQueueQuota(userId),
 
     /** A chunked stream's row; its chunks follow through appendStreamChunk. */
     createStream(input: { orgId: string; userId: string; name: string; format: 'ogg' | 'webm' }) {
@@ -528,6 +596,9 @@ export function createLifecycle(deps: LifecycleDeps) {
     /** Puts the recording's complete input into one local file for the media engine. */
     async stageInput(recording: Recording, target: string): Promise<number> {
       const source: RecordingSource = recording.source;
+      if (source === 'upload' && recording.input_key === INPUT_KINDS.tusUpload) {
+        return concatenate(await tusChainOf(recording.id, recording.received_bytes), target, recording.received_bytes);
+      }
       if (source === 'upload') return blobs.download(inputKeys.upload(recording.id), target);
       if (source === 'stream') {
         const end = recording.received_bytes;

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { api, registerUser, startTestServer, type TestServer } from '../helpers.ts';
+import { longWav } from '../speech.ts';
 import {
   FIXTURES,
   lastRecorded,
@@ -30,6 +31,7 @@ import {
 } from './browser.ts';
 
 const VIEWPORT = { width: 1280, height: 860 };
+const UPLOAD_LIMIT = 8 * 1024 * 1024;
 
 describe('web app', () => {
   let server: TestServer;
@@ -45,7 +47,8 @@ describe('web app', () => {
   before(async () => {
     wav = await longSpeechWav();
     // Short-lived access tokens, so the page's quiet refresh happens during the suite.
-    server = await startTestServer({ env: { ACCESS_TOKEN_TTL_SECONDS: '30' } });
+    // A small upload limit, so the page's statement of it and its refusal of a larger file can be seen.
+    server = await startTestServer({ env: { ACCESS_TOKEN_TTL_SECONDS: '30', MAX_UPLOAD_BYTES: String(UPLOAD_LIMIT) } });
     browser = await launchBrowser(wav);
     context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
     context.setDefaultTimeout(10_000);
@@ -279,6 +282,8 @@ describe('web app', () => {
       uploadThroughput: 12 * 1024,
     });
     const name = 'Uploaded speech';
+    // The limit is stated before anything is sent, read from the server (tus OPTIONS, Tus-Max-Size).
+    await page.getByText(/up to 8(\.0)? MB/).waitFor();
     await page.getByLabel('Audio or video file').setInputFiles(path.join(FIXTURES, 'speech.mp3'));
     await page.getByLabel('Name (optional)').nth(1).fill(name);
     await page.getByRole('button', { name: 'Upload', exact: true }).click();
@@ -301,6 +306,79 @@ describe('web app', () => {
     const recording = await recordingNamed(name);
     assert.equal(recording.source, 'upload');
     assert.ok(Math.abs(recording.duration_sec - 5) < 0.2);
+  });
+
+  test('refuses a file over the stated limit before sending any of it', async () => {
+    const sent: string[] = [];
+    const watch = (request: { method(): string; url(): string }) => {
+      if (request.url().includes('/api/uploads/tus') && request.method() !== 'OPTIONS') sent.push(request.method());
+    };
+    page.on('request', watch);
+    try {
+      const big = { name: 'too big.wav', mimeType: 'audio/wav', buffer: Buffer.alloc(UPLOAD_LIMIT + 1) };
+      await page.getByLabel('Audio or video file').setInputFiles(big);
+      await page.getByText(/"too big.wav" is 8(\.0)? MB; this server takes files up to 8(\.0)? MB\./).waitFor();
+      await page.getByRole('button', { name: 'Upload', exact: true }).click();
+      await page.getByText(/this server takes files up to/).waitFor();
+      assert.deepEqual(sent, [], 'no upload request was made');
+    } finally {
+      page.off('request', watch);
+      await page.getByLabel('Audio or video file').setInputFiles([]);
+    }
+  });
+
+  test('an upload resumes where the server got to after the network drops', async () => {
+    const name = 'Resumed upload';
+    const wavBytes = longWav(10); // 50 s, 1.6 MB
+    const requests: string[] = [];
+    const watch = (request: { method(): string; url(): string }) => {
+      if (request.url().includes('/api/uploads/tus')) requests.push(request.method());
+    };
+    page.on('request', watch);
+    const offsets: number[] = [];
+    const heard = async (response: {
+      request(): { method(): string };
+      headerValue(name: string): Promise<string | null>;
+    }) => {
+      if (response.request().method() === 'HEAD') offsets.push(Number(await response.headerValue('upload-offset')));
+    };
+    page.on('response', heard);
+    const cdp = await context.newCDPSession(page);
+    try {
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: 200 * 1024,
+      });
+      await page
+        .getByLabel('Audio or video file')
+        .setInputFiles({ name: 'resumed.wav', mimeType: 'audio/wav', buffer: wavBytes });
+      await page.getByLabel('Name (optional)').nth(1).fill(name);
+      await page.getByRole('button', { name: 'Upload', exact: true }).click();
+      await page.waitForFunction(() =>
+        /Uploading .* ([3-9]\d)%/.test(document.querySelector('.progress-label')?.textContent ?? ''),
+      );
+      // Drop: the browser goes offline and the server loses its end of the connection mid-PATCH.
+      await context.setOffline(true);
+      server.app.server.closeAllConnections();
+      await page.waitForTimeout(1500);
+      await context.setOffline(false);
+      await page.getByText(`"${name}" is uploaded and ready.`).waitFor({ timeout: 60_000 });
+    } finally {
+      page.off('request', watch);
+      page.off('response', heard);
+      await cdp.detach();
+    }
+    // After the drop the page asked how far the server got (HEAD) and sent the rest from there.
+    const resumedAt = requests.indexOf('HEAD');
+    assert.ok(resumedAt > 0, `requests: ${requests.join(' ')}`);
+    assert.ok((offsets[0] ?? 0) > 0, `the server kept what it received before the drop: ${offsets}`);
+    assert.ok(requests.slice(resumedAt).includes('PATCH'), `requests: ${requests.join(' ')}`);
+    const recording = await recordingNamed(name);
+    assert.equal(recording.received_bytes, wavBytes.length);
+    assert.ok(Math.abs(recording.duration_sec - 50) < 0.5, String(recording.duration_sec));
   });
 
   test('a network drop in the middle of a recording resumes as soon as the network is back, without a gap', async () => {

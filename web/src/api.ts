@@ -566,58 +566,6 @@ export class ApiClient {
     if (download) query.set('download', '1');
     return `${this.base}/api/recordings/${encodeURIComponent(id)}/audio?${query}`;
   }
-
-  /**
-   * Multipart upload through XMLHttpRequest, the one browser API that reports upload progress.
-   * Resolves with the recording (201 ready, or 202 still processing).
-   */
-  upload(
-    file: File,
-    fields: { name?: string; org_id?: string },
-    onProgress: (loaded: number, total: number) => void,
-    signal?: AbortSignal,
-  ): Promise<Recording> {
-    const attempt = (token: string) =>
-      new Promise<{ status: number; xhr: XMLHttpRequest }>((resolve, reject) => {
-        const form = new FormData();
-        // Text fields first: the server may read them before the file part.
-        if (fields.name) form.append('name', fields.name);
-        if (fields.org_id) form.append('org_id', fields.org_id);
-        form.append('file', file, file.name);
-        const xhr = new XMLHttpRequest();
-        xhr.open('POST', `${this.base}/api/recordings/upload`);
-        xhr.setRequestHeader('authorization', `Bearer ${token}`);
-        xhr.responseType = 'text';
-        xhr.upload.addEventListener('progress', (event) => {
-          if (event.lengthComputable) onProgress(event.loaded, event.total);
-        });
-        xhr.addEventListener('load', () => resolve({ status: xhr.status, xhr }));
-        xhr.addEventListener('error', () => reject(networkError()));
-        xhr.addEventListener('timeout', () => reject(networkError()));
-        xhr.addEventListener('abort', () => reject(new ApiError('Upload cancelled.', 0, 'aborted')));
-        signal?.addEventListener('abort', () => xhr.abort(), { once: true });
-        xhr.send(form);
-      });
-    const toResponse = (xhr: XMLHttpRequest) =>
-      new Response(xhr.responseText || null, {
-        status: xhr.status,
-        headers: { 'content-type': xhr.getResponseHeader('content-type') ?? '' },
-      });
-    return (async () => {
-      let { status, xhr } = await attempt(await this.accessToken());
-      if (status === 401) {
-        await this.refresh(true);
-        ({ status, xhr } = await attempt(await this.accessToken()));
-      }
-      if (status < 200 || status >= 300) {
-        const retryAfter = xhr.getResponseHeader('retry-after');
-        const response = toResponse(xhr);
-        if (retryAfter) response.headers.set('retry-after', retryAfter);
-        throw await errorFromResponse(response);
-      }
-      return JSON.parse(xhr.responseText) as Recording;
-    })();
-  }
 }
 
 function readStored(): StoredSession | null {

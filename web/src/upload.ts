@@ -1,9 +1,13 @@
 /**
- * Upload panel: choose (or drop) a file, send it with a progress bar for the transfer, then follow
- * the server's processing progress (GET /api/recordings/:id) until the recording is ready or failed.
+ * Upload panel: choose (or drop) a file, send it as a resumable (tus) upload with a progress bar for
+ * the transfer, then follow the server's processing progress (GET /api/recordings/:id) until the
+ * recording is ready or failed. The server's size limit is read first and stated beside the file
+ * field, and a file over it is refused before anything is sent. A dropped connection is retried, and
+ * when the retries run out the person can resume: the server keeps what it received.
  */
 import { type ApiClient, ApiError, type Recording } from './api.ts';
 import { field, formatBytes, h, notice } from './dom.ts';
+import { type ResumableUpload, startResumableUpload, uploadLimit } from './resumable-upload.ts';
 
 export interface UploadPanel {
   element: HTMLElement;
@@ -28,14 +32,31 @@ export function uploadPanel(
   const bar = h('progress', { max: 100, value: 0 });
   const label = h('span', { class: 'progress-label' });
   const progress = h('div', { class: 'progress', hidden: true, 'aria-live': 'polite' }, label, bar);
+  const resume = h('button', { type: 'button', class: 'button primary', hidden: true }, 'Resume upload');
   const message = notice();
-  let controller: AbortController | null = null;
+  let current: ResumableUpload | null = null;
+  let limit: number | null = null;
 
-  const drop = h(
-    'div',
-    { class: 'dropzone' },
-    field('Audio or video file', file, 'MP3, M4A, WAV, OGG, WebM, FLAC or a video with sound'),
-  );
+  const FORMATS = 'MP3, M4A, WAV, OGG, WebM, FLAC or a video with sound';
+  const fileField = field('Audio or video file', file, FORMATS);
+  const hint = fileField.querySelector('.hint');
+  void uploadLimit().then((bytes) => {
+    limit = bytes;
+    if (hint && bytes) hint.textContent = `${FORMATS}, up to ${formatBytes(bytes)}`;
+  });
+  /** A file over the server's limit is refused here, before any byte is sent. */
+  const tooLarge = (chosen: File) =>
+    limit !== null && chosen.size > limit
+      ? `"${chosen.name}" is ${formatBytes(chosen.size)}; this server takes files up to ${formatBytes(limit)}.`
+      : null;
+  file.addEventListener('change', () => {
+    const chosen = file.files?.[0];
+    const problem = chosen ? tooLarge(chosen) : null;
+    if (problem) message.show(problem);
+    else message.clear();
+  });
+
+  const drop = h('div', { class: 'dropzone' }, fileField);
   for (const type of ['dragenter', 'dragover']) {
     drop.addEventListener(type, (event) => {
       event.preventDefault();
@@ -46,7 +67,10 @@ export function uploadPanel(
   drop.addEventListener('drop', (event) => {
     event.preventDefault();
     const files = (event as DragEvent).dataTransfer?.files;
-    if (files?.length) file.files = files;
+    if (files?.length) {
+      file.files = files;
+      file.dispatchEvent(new Event('change'));
+    }
   });
 
   const setProgress = (phase: string, percent: number | null) => {
@@ -69,12 +93,17 @@ export function uploadPanel(
     { class: 'stack', 'aria-label': 'Upload a recording' },
     drop,
     field('Name (optional)', name, 'Defaults to the file name'),
-    h('div', { class: 'actions' }, submit, cancel),
+    h('div', { class: 'actions' }, submit, resume, cancel),
     progress,
     message.element,
   );
 
-  cancel.addEventListener('click', () => controller?.abort());
+  cancel.addEventListener('click', () => void current?.cancel());
+  resume.addEventListener('click', () => {
+    resume.hidden = true;
+    message.clear();
+    current?.resume();
+  });
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -85,21 +114,37 @@ export function uploadPanel(
       file.focus();
       return;
     }
-    controller = new AbortController();
+    const problem = tooLarge(chosen);
+    if (problem) {
+      message.show(problem);
+      return;
+    }
     busy(true);
     setProgress('Uploading', 0);
     try {
-      let recording = await api.upload(
+      current = startResumableUpload(
+        api,
         chosen,
         { name: name.value.trim() || undefined, org_id: currentOrg() ?? undefined },
-        (loaded, total) => {
-          setProgress(`Uploading ${formatBytes(loaded)} of ${formatBytes(total)} —`, (loaded / total) * 100);
+        (sent, total) => {
+          setProgress(`Uploading ${formatBytes(sent)} of ${formatBytes(total)} —`, (sent / total) * 100);
+          // Sending again (resumed by hand, or by itself once back online): nothing to resume any more.
+          if (!resume.hidden) {
+            resume.hidden = true;
+            message.clear();
+          }
         },
-        controller.signal,
+        (error) => {
+          message.show(`${error.message} The upload is paused; what was sent is kept.`);
+          resume.hidden = false;
+        },
       );
+      let recording = await api.recording(await current.done);
+      resume.hidden = true;
+      message.clear();
       cancel.hidden = true;
       onChanged(recording);
-      // 202: the server is still converting it. Follow its progress.
+      // The server is still converting it: follow its progress.
       while (recording.status === 'processing' || recording.status === 'receiving') {
         // progress is a fraction, 0 to 1
         setProgress('Processing', Math.min(100, (recording.progress ?? 0) * 100));
@@ -126,7 +171,8 @@ export function uploadPanel(
       if (error instanceof ApiError && error.code === 'aborted') message.show('Upload cancelled.', 'info');
       else message.show(error instanceof ApiError ? error.message : `Upload failed: ${String(error)}`);
     } finally {
-      controller = null;
+      current = null;
+      resume.hidden = true;
       busy(false);
     }
   });
