@@ -106,7 +106,18 @@ export function createProcessingHandler(deps: ProcessingDeps): JobHandler {
     async failed(job: Job, error: AppError) {
       // The lease was released after the last attempt: take it to record the failure.
       const leased = await lifecycle.acquire(job.recording_id, { kind: 'free' });
-      if (!leased || leased.status !== 'processing') return;
+      if (!leased) {
+        // Held elsewhere for now: the job must stay (the runner keeps it when this throws), or the
+        // recording would wait in `processing` with nothing left to finish it.
+        if ((await lifecycle.current(job.recording_id))?.status === 'processing') {
+          throw new AppError('conflict', 'the recording is held by another node; its failure is recorded later');
+        }
+        return;
+      }
+      if (leased.status !== 'processing') {
+        await lifecycle.release(leased.id, leased.lease_epoch);
+        return;
+      }
       await lifecycle.fail(leased.id, leased.lease_epoch, error, failureMessage(error, job.attempts));
     },
   };
