@@ -1,11 +1,12 @@
 import path from 'node:path';
-import fastifySwagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createApiKeysRepo } from './api-keys/api-keys.repo.ts';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
+import { ApiKeyListSchema, ApiKeySchema, CreatedApiKeySchema } from './api-keys/api-keys.schemas.ts';
 import { createApiKeysService } from './api-keys/api-keys.service.ts';
 import { authRoutes } from './auth/auth.routes.ts';
+import { MeSchema, TokenPairSchema, UserSchema } from './auth/auth.schemas.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createPasswordHasher } from './auth/passwords.ts';
 import { createRefreshTokensRepo } from './auth/refresh-tokens.repo.ts';
@@ -19,8 +20,9 @@ import { waitForDatabase } from './db/startup.ts';
 import { noRecordingEvents } from './events/recording-events.ts';
 import { docsRoutes } from './http/docs.routes.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
-import { healthRoutes } from './http/health.routes.ts';
+import { HealthJson, healthRoutes } from './http/health.routes.ts';
 import { registerIdleTimeout } from './http/idle-timeout.ts';
+import { ErrorJson, registerOpenApi } from './http/openapi.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { createJobsRepo } from './jobs/jobs.repo.ts';
 import { createJobRunner } from './jobs/runner.ts';
@@ -30,12 +32,14 @@ import { createOrgAccess } from './orgs/access.ts';
 import { handToInviter } from './orgs/invitation-delivery.ts';
 import { createInvitationsRepo } from './orgs/invitations.repo.ts';
 import { invitationsRoutes } from './orgs/invitations.routes.ts';
+import { InvitationListSchema, InvitationSchema, InviteResultSchema } from './orgs/invitations.schemas.ts';
 import { createInvitationsService } from './orgs/invitations.service.ts';
 import { createOrgsRepo } from './orgs/orgs.repo.ts';
 import { orgsRoutes } from './orgs/orgs.routes.ts';
+import { MemberListSchema, MemberSchema, OrgListSchema, OrgWithRoleSchema } from './orgs/orgs.schemas.ts';
 import { createOrgsService } from './orgs/orgs.service.ts';
 import { createOrgSettingsRepo } from './orgs/settings.repo.ts';
-import { orgSettingsRoutes } from './orgs/settings.routes.ts';
+import { orgSettingsRoutes, SettingsJson } from './orgs/settings.routes.ts';
 import { createOrgSettingsService } from './orgs/settings.service.ts';
 import { runPeriodically } from './periodic.ts';
 import { createKeyedLock } from './recordings/keyed-lock.ts';
@@ -43,6 +47,7 @@ import { createLifecycle } from './recordings/lifecycle.ts';
 import { createProcessingHandler } from './recordings/processing.ts';
 import { createRecordingsRepo } from './recordings/recordings.repo.ts';
 import { recordingsRoutes } from './recordings/recordings.routes.ts';
+import { ListResponse, RecordingJson, StreamResponse } from './recordings/recordings.schemas.ts';
 import { createRecordingsService } from './recordings/recordings.service.ts';
 import { streamRoutes } from './recordings/stream.routes.ts';
 import { createStreamService } from './recordings/stream.service.ts';
@@ -54,6 +59,7 @@ import { createTranscriptionProvider } from './transcripts/providers.ts';
 import { createTranscribeHandler } from './transcripts/transcribe-job.ts';
 import { createTranscriptsRepo } from './transcripts/transcripts.repo.ts';
 import { transcriptsRoutes } from './transcripts/transcripts.routes.ts';
+import { SegmentJson, TranscriptJson } from './transcripts/transcripts.schemas.ts';
 import { createTranscriptsService } from './transcripts/transcripts.service.ts';
 import { webRoutes } from './web/web.routes.ts';
 
@@ -114,25 +120,32 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-earshot-node', config.nodeId);
   });
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: {
-        title: 'Earshot',
-        version: '0.1.0',
-        description: 'Meeting audio capture: accounts, uploads, chunked streams and live recording.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            bearerFormat: 'JWT or API key',
-            description:
-              "A person's access token (a JWT from /api/auth/login), or an organisation's API key (esk_…, docs/integrations.md)",
-          },
-        },
-      },
-    },
+  await registerOpenApi(app, {
+    serverUrl: config.publicUrlConfigured ? config.publicUrl : undefined,
+    // Every response object, once (src/http/openapi.ts): a route's response() or ref() names one of these.
+    components: [
+      ErrorJson,
+      UserSchema,
+      MeSchema,
+      TokenPairSchema,
+      OrgWithRoleSchema,
+      OrgListSchema,
+      MemberSchema,
+      MemberListSchema,
+      SettingsJson,
+      InvitationSchema,
+      InvitationListSchema,
+      InviteResultSchema,
+      ApiKeySchema,
+      ApiKeyListSchema,
+      CreatedApiKeySchema,
+      RecordingJson,
+      ListResponse,
+      StreamResponse,
+      SegmentJson,
+      TranscriptJson,
+      HealthJson,
+    ],
   });
   await app.register(docsRoutes);
 

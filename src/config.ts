@@ -30,6 +30,10 @@ export interface Config {
   allowedOrigins: readonly string[];
   /** Where recordings live (a local folder or an S3 bucket) and how audio reaches clients. */
   storage: StorageConfig;
+  /** The server's address as clients reach it (no trailing slash): links in webhook payloads, the API document's server. */
+  publicUrl: string;
+  /** PUBLIC_URL was set: without it `publicUrl` is only a guess from HOST and PORT, and the API document's server stays relative. */
+  publicUrlConfigured: boolean;
   /** Speech to text: the provider that makes transcripts, or off (src/transcripts/transcription-config.ts). */
   transcription: TranscriptionConfig;
   jwt: {
@@ -154,6 +158,22 @@ function secretFrom(value: string, name: string): Uint8Array {
   return new Uint8Array(bytes);
 }
 
+/** PUBLIC_URL, or where this server listens (a wildcard address is reached as localhost). */
+function parsePublicUrl(raw: string | undefined, host: string, port: number): string {
+  const listening = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const fallback = `http://${listening}:${port}`;
+  let url: URL;
+  try {
+    url = new URL(raw || fallback);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an http(s) URL such as https://earshot.example.com, got "${raw}"`);
+  }
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(`PUBLIC_URL must be an http(s) URL without credentials, query or fragment, got "${raw}"`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 /** A value generated once into the data folder, so it survives restarts (the signing secret, the node id). */
 function loadOrCreate(dataDir: string, name: string, create: () => string): string {
   const file = path.join(dataDir, name);
@@ -213,10 +233,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const mediaWorkers = int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64);
+  const host = env.HOST || '127.0.0.1';
+  const port = int(env, 'PORT', 8000, 0, 65535);
   const statementTimeoutMs = int(env, 'DB_STATEMENT_TIMEOUT_MS', DATABASE_DEFAULTS.statementTimeoutMs, 100, 3_600_000);
   const config: Config = {
-    host: env.HOST || '127.0.0.1',
-    port: int(env, 'PORT', 8000, 0, 65535),
+    host,
+    port,
     logLevel,
     dataDir,
     databaseUrl,
@@ -247,6 +269,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       .map((origin) => origin.trim())
       .filter(Boolean),
     storage,
+    publicUrl: parsePublicUrl(env.PUBLIC_URL, host, port),
+    publicUrlConfigured: Boolean(env.PUBLIC_URL),
     transcription: parseTranscriptionConfig(env),
     jwt: {
       secret,

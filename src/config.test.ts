@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('configuration: public URL', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'earshot-config-'));
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+  const load = (env: Record<string, string>) => loadConfig({ DATA_DIR: dataDir, ...env });
+
+  it('takes PUBLIC_URL without its trailing slash, and says when it is only a guess', () => {
+    const set = load({ PUBLIC_URL: 'https://earshot.example.com/audio/' });
+    assert.equal(set.publicUrl, 'https://earshot.example.com/audio');
+    assert.equal(set.publicUrlConfigured, true);
+    const guessed = load({ HOST: '0.0.0.0', PORT: '9000' });
+    assert.equal(guessed.publicUrl, 'http://localhost:9000');
+    assert.equal(guessed.publicUrlConfigured, false);
+    for (const bad of ['ftp://example.com', 'https://user:pw@example.com', 'https://example.com/?a=1', 'not a url']) {
+      assert.throws(() => load({ PUBLIC_URL: bad }), ConfigError, bad);
+    }
+  });
+});
