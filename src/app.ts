@@ -28,6 +28,15 @@ import { createJobsRepo } from './jobs/jobs.repo.ts';
 import { createJobRunner } from './jobs/runner.ts';
 import { registerLive } from './live/index.ts';
 import { createMediaEngine } from './media/index.ts';
+import { metricsRoutes } from './metrics/metrics.routes.ts';
+import {
+  countedBlobStore,
+  createMetrics,
+  observeClaim,
+  timedNormalize,
+  timeRequests,
+  watchGauges,
+} from './metrics/metrics.ts';
 import { createOrgAccess } from './orgs/access.ts';
 import { handToInviter } from './orgs/invitation-delivery.ts';
 import { createInvitationsRepo } from './orgs/invitations.repo.ts';
@@ -116,6 +125,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   registerErrorHandling(app);
   registerIdleTimeout(app, config.http.idleTimeoutMs);
+  const metrics = createMetrics({ processMetrics: config.metricsToken !== undefined });
+  timeRequests(app, metrics);
   // Which node answered: for operators reading a balancer's logs, and for the cluster tests.
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-earshot-node', config.nodeId);
@@ -196,8 +207,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     opusComplexity: config.media.opusComplexity,
     liveOpusComplexity: config.media.liveOpusComplexity,
     logger: app.log,
+    onWorkerRestart: () => metrics.workerRestarts.inc(),
   });
-  const blobs = createBlobStore(config.storage);
+  const blobs = countedBlobStore(createBlobStore(config.storage), metrics);
   const spool = createSpool(path.join(config.dataDir, 'spool'));
   const recordingsRepo = createRecordingsRepo(database.db);
   const jobs = createJobsRepo(database.db, database.dialect, config.nodeId);
@@ -228,7 +240,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     handlers: {
       process: createProcessingHandler({
         lifecycle,
-        media,
+        media: timedNormalize(media, metrics),
         spool,
         log: app.log.child({ module: 'processing' }),
         leaseMs: config.leases.leaseMs,
@@ -254,6 +266,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     retryBaseMs: config.processing.retryBaseMs,
     maxRunningPerUser: config.processing.maxRunningPerUser,
     maxRunningPerOrg: config.processing.maxRunningPerOrg,
+    onClaimed: (job) => observeClaim(metrics, job),
   });
   lifecycle.events.on('queued', runner.wake);
   lifecycle.events.on('event', (event) => {
@@ -301,8 +314,13 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     lifecycle,
     media,
     spool,
+    metrics: {
+      received: (bytes) => metrics.liveReceivedBytes.inc(bytes),
+      ackLatency: (seconds) => metrics.liveAckLatency.observe(seconds),
+    },
   });
   runner.start();
+  watchGauges(metrics, { live: live.stats, queue: jobs.depth, log: app.log });
 
   const leases = createNamedLeases(database.db, config.nodeId);
   const periodic = { log: app.log, leases };
@@ -326,6 +344,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   ];
   await Promise.all(housekeeping.map((task) => task.firstRun));
 
+  await app.register(metricsRoutes, { metrics, token: config.metricsToken });
   // The web page at `/` (web/dist); its `GET /*` fallback only gets paths no other route matches.
   await app.register(webRoutes);
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.ts';
 
-describe('configuration: public URL', () => {
+describe('configuration: public URL and metrics', () => {
   let dataDir: string;
   before(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'earshot-config-'));
@@ -22,6 +22,15 @@ describe('configuration: public URL', () => {
     assert.equal(guessed.publicUrlConfigured, false);
     for (const bad of ['ftp://example.com', 'https://user:pw@example.com', 'https://example.com/?a=1', 'not a url']) {
       assert.throws(() => load({ PUBLIC_URL: bad }), ConfigError, bad);
+    }
+  });
+
+  it('turns metrics on with a METRICS_TOKEN long enough not to be guessed', () => {
+    assert.equal(load({}).metricsToken, undefined);
+    const token = 'a'.repeat(32);
+    assert.equal(load({ METRICS_TOKEN: token }).metricsToken, token);
+    for (const bad of ['short', `${'a'.repeat(31)}`, `${'a'.repeat(32)} b`, 'é'.repeat(40)]) {
+      assert.throws(() => load({ METRICS_TOKEN: bad }), /METRICS_TOKEN/, bad);
     }
   });
 });

@@ -34,6 +34,11 @@ export interface Config {
   publicUrl: string;
   /** PUBLIC_URL was set: without it `publicUrl` is only a guess from HOST and PORT, and the API document's server stays relative. */
   publicUrlConfigured: boolean;
+  /**
+   * GET /metrics (Prometheus) answers only requests with `Authorization: Bearer <this>`; undefined: metrics
+   * are off. A token rather than an address list, so it holds behind a load balancer too.
+   */
+  metricsToken: string | undefined;
   /** Speech to text: the provider that makes transcripts, or off (src/transcripts/transcription-config.ts). */
   transcription: TranscriptionConfig;
   jwt: {
@@ -174,6 +179,17 @@ function parsePublicUrl(raw: string | undefined, host: string, port: number): st
   return url.href.replace(/\/+$/, '');
 }
 
+/** METRICS_TOKEN: long enough that it cannot be guessed, and plain enough to sit in a header. */
+function parseMetricsToken(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!/^[\x21-\x7e]{32,256}$/.test(raw)) {
+    throw new ConfigError(
+      'METRICS_TOKEN must be 32 to 256 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)',
+    );
+  }
+  return raw;
+}
+
 /** A value generated once into the data folder, so it survives restarts (the signing secret, the node id). */
 function loadOrCreate(dataDir: string, name: string, create: () => string): string {
   const file = path.join(dataDir, name);
@@ -271,6 +287,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     storage,
     publicUrl: parsePublicUrl(env.PUBLIC_URL, host, port),
     publicUrlConfigured: Boolean(env.PUBLIC_URL),
+    metricsToken: parseMetricsToken(env.METRICS_TOKEN),
     transcription: parseTranscriptionConfig(env),
     jwt: {
       secret,
