@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { createApiKeysRepo } from './api-keys/api-keys.repo.ts';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
 import { ApiKeyListSchema, ApiKeySchema, CreatedApiKeySchema } from './api-keys/api-keys.schemas.ts';
@@ -27,6 +27,7 @@ import { validatorCompiler } from './http/validation.ts';
 import { createJobsRepo } from './jobs/jobs.repo.ts';
 import { createJobRunner } from './jobs/runner.ts';
 import { registerLive } from './live/index.ts';
+import { loggerOptions } from './logger.ts';
 import { createMediaEngine } from './media/index.ts';
 import { metricsRoutes } from './metrics/metrics.routes.ts';
 import {
@@ -73,8 +74,8 @@ import { createTranscriptsService } from './transcripts/transcripts.service.ts';
 import { webRoutes } from './web/web.routes.ts';
 
 export interface BuildOptions {
-  /** pino logger options or `false` (tests keep logs quiet). */
-  logger?: boolean | { level: string };
+  /** Fastify's logger options, or `false` (tests keep logs quiet); by default LOG_LEVEL and LOG_FORMAT. */
+  logger?: FastifyServerOptions['logger'];
   /** PostgreSQL schema to use (tests isolate each app in its own). */
   dbSchema?: string;
 }
@@ -87,7 +88,7 @@ export type App = FastifyInstance;
  */
 export async function buildApp(config: Readonly<Config>, options: BuildOptions = {}): Promise<App> {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? loggerOptions(config),
     bodyLimit: config.limits.jsonBodyBytes,
     trustProxy: config.trustProxy,
     // Request ids make a client's error report findable in the logs.

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.ts';
 
-describe('configuration: public URL and metrics', () => {
+describe('configuration: public URL, metrics and logs', () => {
   let dataDir: string;
   before(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'earshot-config-'));
@@ -32,5 +32,11 @@ describe('configuration: public URL and metrics', () => {
     for (const bad of ['short', `${'a'.repeat(31)}`, `${'a'.repeat(32)} b`, 'é'.repeat(40)]) {
       assert.throws(() => load({ METRICS_TOKEN: bad }), /METRICS_TOKEN/, bad);
     }
+  });
+
+  it('reads LOG_FORMAT: pretty, json or auto (the default)', () => {
+    assert.equal(load({}).logFormat, 'auto');
+    assert.equal(load({ LOG_FORMAT: 'json' }).logFormat, 'json');
+    assert.throws(() => load({ LOG_FORMAT: 'yaml' }), /LOG_FORMAT/);
   });
 });

@@ -13,6 +13,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: string;
+  /** `pretty`: readable lines for people at a terminal; `json`: one object a line for collectors; `auto`: pretty on a TTY. */
+  logFormat: 'pretty' | 'json' | 'auto';
   dataDir: string;
   /** `sqlite:<path>` or a `postgres://` URL. */
   databaseUrl: string;
@@ -247,6 +249,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
   }
+  const logFormat = env.LOG_FORMAT || 'auto';
+  if (logFormat !== 'pretty' && logFormat !== 'json' && logFormat !== 'auto') {
+    throw new ConfigError(`LOG_FORMAT must be pretty, json or auto; got "${logFormat}"`);
+  }
 
   const mediaWorkers = int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64);
   const host = env.HOST || '127.0.0.1';
@@ -256,6 +262,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     host,
     port,
     logLevel,
+    logFormat,
     dataDir,
     databaseUrl,
     nodeId,
