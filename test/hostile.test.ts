@@ -262,10 +262,8 @@ describe('hostile input on every route', () => {
       'the upload documents its multipart form',
     );
     for (const operation of targets) {
-      const documented = operation.bodies['multipart/form-data']?.properties ?? { name: {}, org_id: {} };
-      const fields = Object.entries(documented).filter(([, schema]) => schema.format !== 'binary');
       for (const value of STRINGS) {
-        for (const field of [...fields.map(([name]) => name), 'unknown_field']) {
+        for (const field of ['name', 'org_id', 'unknown_field']) {
           requests.push(() => {
             const form = new FormData();
             form.append(field, value);

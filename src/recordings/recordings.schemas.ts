@@ -126,13 +126,16 @@ export const UploadQuery = Type.Object(
 /** The multipart fields of an upload besides `file` (checked as they arrive, src/http/multipart.ts). */
 export const UploadFields = Type.Object({ org_id: Type.Optional(Id()), name: Type.Optional(Name) }, Strict);
 
-/** The whole multipart form, for the document: the fields above and the file. */
+/**
+ * The multipart form as the document shows it: the file. Its optional fields are documented as the
+ * query parameters they equal, where Swagger UI's "Try it out" leaves an empty one out (as form fields
+ * it fills them with made-up values and sends them even when cleared).
+ */
 export const UploadForm = Type.Object(
   {
-    ...UploadFields.properties,
     file: binary('The audio or video file; its format is found from its content, never its name or type.'),
   },
-  Strict,
+  { description: 'The file. `org_id` and `name` may also be fields before it, instead of the query parameters.' },
 );
 
 export const AudioQuery = Type.Object(

@@ -2518,8 +2518,6 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": {
-                    org_id?: string;
-                    name?: string;
                     /**
                      * Format: binary
                      * @description The audio or video file; its format is found from its content, never its name or type.
