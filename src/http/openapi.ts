@@ -18,7 +18,11 @@ import type { ErrorCode } from '../errors.ts';
  *   `errors()`); error responses come from `errors()` and reference the one `Error` component;
  * - operations need the bearer token by default; public ones say `security: []`;
  * - a body the handler reads as a stream (multipart, raw audio) is described by `streamedBody`, so the
- *   document shows it and "Try it out" can send it, while the validator never sees it.
+ *   document shows it and "Try it out" can send it, while the validator never sees it. Optional text
+ *   fields of a form are better documented as query parameters: Swagger UI fills form fields with
+ *   made-up values and sends them even when cleared (the upload's org_id and name);
+ * - a property with a `default` is optional in the document, whatever its static type: the validator
+ *   fills it in.
  *
  * Request schemas stay inline: the validator (src/http/validation.ts) compiles each one on its own.
  */
