@@ -1,11 +1,12 @@
 import path from 'node:path';
-import fastifySwagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { createApiKeysRepo } from './api-keys/api-keys.repo.ts';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.ts';
+import { ApiKeyListSchema, ApiKeySchema, CreatedApiKeySchema } from './api-keys/api-keys.schemas.ts';
 import { createApiKeysService } from './api-keys/api-keys.service.ts';
 import { authRoutes } from './auth/auth.routes.ts';
+import { MeSchema, TokenPairSchema, UserSchema } from './auth/auth.schemas.ts';
 import { createAuthService } from './auth/auth.service.ts';
 import { createPasswordHasher } from './auth/passwords.ts';
 import { createRefreshTokensRepo } from './auth/refresh-tokens.repo.ts';
@@ -18,23 +19,36 @@ import { type DatabaseHandle, migrateToLatest, openDatabase } from './db/index.t
 import { waitForDatabase } from './db/startup.ts';
 import { docsRoutes } from './http/docs.routes.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
-import { healthRoutes } from './http/health.routes.ts';
+import { HealthJson, healthRoutes } from './http/health.routes.ts';
 import { registerIdleTimeout } from './http/idle-timeout.ts';
+import { ErrorJson, registerOpenApi } from './http/openapi.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { createJobsRepo } from './jobs/jobs.repo.ts';
 import { createJobRunner } from './jobs/runner.ts';
 import { registerLive } from './live/index.ts';
+import { loggerOptions } from './logger.ts';
 import { createMediaEngine } from './media/index.ts';
+import { metricsRoutes } from './metrics/metrics.routes.ts';
+import {
+  countedBlobStore,
+  createMetrics,
+  observeClaim,
+  timedNormalize,
+  timeRequests,
+  watchGauges,
+} from './metrics/metrics.ts';
 import { createOrgAccess } from './orgs/access.ts';
 import { handToInviter } from './orgs/invitation-delivery.ts';
 import { createInvitationsRepo } from './orgs/invitations.repo.ts';
 import { invitationsRoutes } from './orgs/invitations.routes.ts';
+import { InvitationListSchema, InvitationSchema, InviteResultSchema } from './orgs/invitations.schemas.ts';
 import { createInvitationsService } from './orgs/invitations.service.ts';
 import { createOrgsRepo } from './orgs/orgs.repo.ts';
 import { orgsRoutes } from './orgs/orgs.routes.ts';
+import { MemberListSchema, MemberSchema, OrgListSchema, OrgWithRoleSchema } from './orgs/orgs.schemas.ts';
 import { createOrgsService } from './orgs/orgs.service.ts';
 import { createOrgSettingsRepo } from './orgs/settings.repo.ts';
-import { orgSettingsRoutes } from './orgs/settings.routes.ts';
+import { orgSettingsRoutes, SettingsJson } from './orgs/settings.routes.ts';
 import { createOrgSettingsService } from './orgs/settings.service.ts';
 import { runPeriodically } from './periodic.ts';
 import { createKeyedLock } from './recordings/keyed-lock.ts';
@@ -42,10 +56,11 @@ import { createLifecycle } from './recordings/lifecycle.ts';
 import { createProcessingHandler } from './recordings/processing.ts';
 import { createRecordingsRepo } from './recordings/recordings.repo.ts';
 import { recordingsRoutes } from './recordings/recordings.routes.ts';
+import { ListResponse, RecordingJson, StreamResponse } from './recordings/recordings.schemas.ts';
 import { createRecordingsService } from './recordings/recordings.service.ts';
 import { streamRoutes } from './recordings/stream.routes.ts';
 import { createStreamService } from './recordings/stream.service.ts';
-import { trashRoutes } from './recordings/trash.routes.ts';
+import { EmptiedTrash, TrashedRecordingJson, TrashPage, trashRoutes } from './recordings/trash.routes.ts';
 import { createTrashService } from './recordings/trash.service.ts';
 import { createUploadReceiver } from './recordings/uploads.ts';
 import { createBlobStore } from './storage/index.ts';
@@ -55,6 +70,7 @@ import { createTranscriptionProvider } from './transcripts/providers.ts';
 import { createTranscribeHandler } from './transcripts/transcribe-job.ts';
 import { createTranscriptsRepo } from './transcripts/transcripts.repo.ts';
 import { transcriptsRoutes } from './transcripts/transcripts.routes.ts';
+import { SegmentJson, TranscriptJson } from './transcripts/transcripts.schemas.ts';
 import { createTranscriptsService } from './transcripts/transcripts.service.ts';
 import { tusRoutes } from './tus/tus.routes.ts';
 import { createTusService } from './tus/tus.service.ts';
@@ -62,10 +78,17 @@ import { createTusUploadsRepo } from './tus/tus-uploads.repo.ts';
 import { webRoutes } from './web/web.routes.ts';
 import { createWebhooks } from './webhooks/index.ts';
 import { webhooksRoutes } from './webhooks/webhooks.routes.ts';
+import {
+  DeliveryJson,
+  DeliveryList,
+  EndpointJson,
+  EndpointList,
+  EndpointWithSecret,
+} from './webhooks/webhooks.schemas.ts';
 
 export interface BuildOptions {
-  /** pino logger options or `false` (tests keep logs quiet). */
-  logger?: boolean | { level: string };
+  /** Fastify's logger options, or `false` (tests keep logs quiet); by default LOG_LEVEL and LOG_FORMAT. */
+  logger?: FastifyServerOptions['logger'];
   /** PostgreSQL schema to use (tests isolate each app in its own). */
   dbSchema?: string;
 }
@@ -78,7 +101,7 @@ export type App = FastifyInstance;
  */
 export async function buildApp(config: Readonly<Config>, options: BuildOptions = {}): Promise<App> {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? loggerOptions(config),
     bodyLimit: config.limits.jsonBodyBytes,
     trustProxy: config.trustProxy,
     // Request ids make a client's error report findable in the logs.
@@ -116,29 +139,46 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   registerErrorHandling(app);
   registerIdleTimeout(app, config.http.idleTimeoutMs);
+  const metrics = createMetrics({ processMetrics: config.metricsToken !== undefined });
+  timeRequests(app, metrics);
   // Which node answered: for operators reading a balancer's logs, and for the cluster tests.
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-earshot-node', config.nodeId);
   });
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: {
-        title: 'Earshot',
-        version: '0.1.0',
-        description: 'Meeting audio capture: accounts, uploads, chunked streams and live recording.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            bearerFormat: 'JWT or API key',
-            description:
-              "A person's access token (a JWT from /api/auth/login), or an organisation's API key (esk_…, docs/integrations.md)",
-          },
-        },
-      },
-    },
+  await registerOpenApi(app, {
+    serverUrl: config.publicUrlConfigured ? config.publicUrl : undefined,
+    // Every response object, once (src/http/openapi.ts): a route's response() or ref() names one of these.
+    components: [
+      ErrorJson,
+      UserSchema,
+      MeSchema,
+      TokenPairSchema,
+      OrgWithRoleSchema,
+      OrgListSchema,
+      MemberSchema,
+      MemberListSchema,
+      SettingsJson,
+      InvitationSchema,
+      InvitationListSchema,
+      InviteResultSchema,
+      ApiKeySchema,
+      ApiKeyListSchema,
+      CreatedApiKeySchema,
+      RecordingJson,
+      ListResponse,
+      StreamResponse,
+      SegmentJson,
+      TranscriptJson,
+      TrashedRecordingJson,
+      TrashPage,
+      EmptiedTrash,
+      EndpointJson,
+      EndpointWithSecret,
+      EndpointList,
+      DeliveryJson,
+      DeliveryList,
+      HealthJson,
+    ],
   });
   await app.register(docsRoutes);
 
@@ -189,8 +229,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     opusComplexity: config.media.opusComplexity,
     liveOpusComplexity: config.media.liveOpusComplexity,
     logger: app.log,
+    onWorkerRestart: () => metrics.workerRestarts.inc(),
   });
-  const blobs = createBlobStore(config.storage);
+  const blobs = countedBlobStore(createBlobStore(config.storage), metrics);
   const spool = createSpool(path.join(config.dataDir, 'spool'));
   const recordingsRepo = createRecordingsRepo(database.db);
   const jobs = createJobsRepo(database.db, database.dialect, config.nodeId);
@@ -230,7 +271,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     handlers: {
       process: createProcessingHandler({
         lifecycle,
-        media,
+        media: timedNormalize(media, metrics),
         spool,
         log: app.log.child({ module: 'processing' }),
         leaseMs: config.leases.leaseMs,
@@ -256,6 +297,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     retryBaseMs: config.processing.retryBaseMs,
     maxRunningPerUser: config.processing.maxRunningPerUser,
     maxRunningPerOrg: config.processing.maxRunningPerOrg,
+    onClaimed: (job) => observeClaim(metrics, job),
   });
   lifecycle.events.on('queued', runner.wake);
   lifecycle.events.on('event', (event) => {
@@ -319,9 +361,14 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     lifecycle,
     media,
     spool,
+    metrics: {
+      received: (bytes) => metrics.liveReceivedBytes.inc(bytes),
+      ackLatency: (seconds) => metrics.liveAckLatency.observe(seconds),
+    },
   });
   runner.start();
   webhooks.dispatcher.start();
+  watchGauges(metrics, { live: live.stats, queue: jobs.depth, log: app.log });
 
   const leases = createNamedLeases(database.db, config.nodeId);
   const periodic = { log: app.log, leases };
@@ -353,6 +400,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   ];
   await Promise.all(housekeeping.map((task) => task.firstRun));
 
+  await app.register(metricsRoutes, { metrics, token: config.metricsToken });
   // The web page at `/` (web/dist); its `GET /*` fallback only gets paths no other route matches.
   await app.register(webRoutes);
 

@@ -14,6 +14,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: string;
+  /** `pretty`: readable lines for people at a terminal; `json`: one object a line for collectors; `auto`: pretty on a TTY. */
+  logFormat: 'pretty' | 'json' | 'auto';
   dataDir: string;
   /** `sqlite:<path>` or a `postgres://` URL. */
   databaseUrl: string;
@@ -31,8 +33,15 @@ export interface Config {
   allowedOrigins: readonly string[];
   /** Where recordings live (a local folder or an S3 bucket) and how audio reaches clients. */
   storage: StorageConfig;
-  /** The server's address as clients reach it (no trailing slash): links in webhook payloads. */
+  /** The server's address as clients reach it (no trailing slash): links in webhook payloads, the API document's server. */
   publicUrl: string;
+  /** PUBLIC_URL was set: without it `publicUrl` is only a guess from HOST and PORT, and the API document's server stays relative. */
+  publicUrlConfigured: boolean;
+  /**
+   * GET /metrics (Prometheus) answers only requests with `Authorization: Bearer <this>`; undefined: metrics
+   * are off. A token rather than an address list, so it holds behind a load balancer too.
+   */
+  metricsToken: string | undefined;
   /** Outgoing webhooks: delivery timeout, retry schedule, which private networks they may reach. */
   webhooks: WebhookConfig;
   /** Speech to text: the provider that makes transcripts, or off (src/transcripts/transcription-config.ts). */
@@ -163,14 +172,6 @@ function secretFrom(value: string, name: string): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-/** A value generated once into the data folder, so it survives restarts (the signing secret, the node id). */
-function loadOrCreate(dataDir: string, name: string, create: () => string): string {
-  const file = path.join(dataDir, name);
-  if (!existsSync(file)) writeFileSync(file, create(), { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
-  return readFileSync(file, 'utf8').trim();
-}
-
 /** PUBLIC_URL, or where this server listens (a wildcard address is reached as localhost). */
 function parsePublicUrl(raw: string | undefined, host: string, port: number): string {
   const listening = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
@@ -185,6 +186,25 @@ function parsePublicUrl(raw: string | undefined, host: string, port: number): st
     throw new ConfigError(`PUBLIC_URL must be an http(s) URL without credentials, query or fragment, got "${raw}"`);
   }
   return url.href.replace(/\/+$/, '');
+}
+
+/** METRICS_TOKEN: long enough that it cannot be guessed, and plain enough to sit in a header. */
+function parseMetricsToken(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!/^[\x21-\x7e]{32,256}$/.test(raw)) {
+    throw new ConfigError(
+      'METRICS_TOKEN must be 32 to 256 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)',
+    );
+  }
+  return raw;
+}
+
+/** A value generated once into the data folder, so it survives restarts (the signing secret, the node id). */
+function loadOrCreate(dataDir: string, name: string, create: () => string): string {
+  const file = path.join(dataDir, name);
+  if (!existsSync(file)) writeFileSync(file, create(), { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return readFileSync(file, 'utf8').trim();
 }
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
@@ -236,6 +256,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
   }
+  const logFormat = env.LOG_FORMAT || 'auto';
+  if (logFormat !== 'pretty' && logFormat !== 'json' && logFormat !== 'auto') {
+    throw new ConfigError(`LOG_FORMAT must be pretty, json or auto; got "${logFormat}"`);
+  }
 
   const mediaWorkers = int(env, 'MEDIA_WORKERS', availableParallelism(), 1, 64);
   const host = env.HOST || '127.0.0.1';
@@ -245,6 +269,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     host,
     port,
     logLevel,
+    logFormat,
     dataDir,
     databaseUrl,
     nodeId,
@@ -276,6 +301,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     storage,
     publicUrl: parsePublicUrl(env.PUBLIC_URL, host, port),
     webhooks: parseWebhookConfig(env),
+    publicUrlConfigured: Boolean(env.PUBLIC_URL),
+    metricsToken: parseMetricsToken(env.METRICS_TOKEN),
     transcription: parseTranscriptionConfig(env),
     jwt: {
       secret,

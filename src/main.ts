@@ -25,9 +25,12 @@ try {
   throw error;
 }
 const address = await app.listen({ host: config.host, port: config.port });
+// Where people open it: PUBLIC_URL when the server sits behind a proxy, else where it listens.
+const base = config.publicUrlConfigured ? config.publicUrl : address;
 app.log.info(
   { node: config.nodeId, cluster: config.cluster },
-  `Earshot is listening on ${address}: the web app at ${address}/, the API docs at ${address}/docs`,
+  `Earshot is listening on ${address}: the web page at ${base}/, the API docs at ${base}/docs` +
+    (config.metricsToken ? `, Prometheus metrics at ${base}/metrics` : ''),
 );
 
 // Graceful shutdown: stop accepting, let live sessions save what they received, then exit.

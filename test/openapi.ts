@@ -37,30 +37,61 @@ export interface Operation {
   parameters: Parameter[];
   /** Content type → schema of the request body, when the operation declares one. */
   bodies: Record<string, Schema>;
+  /** Needs credentials: the operation's `security`, or the document's when it has none of its own. */
   secured: boolean;
 }
 
+export interface OpenApiDocument {
+  info: { description: string };
+  servers: { url: string }[];
+  externalDocs: { url: string };
+  paths: Record<string, Record<string, any>>;
+  security?: unknown[];
+  components: { schemas: Record<string, Schema> };
+}
+
+export async function openApiDocument(server: Pick<TestServer, 'url'>): Promise<OpenApiDocument> {
+  return (await api(server, 'GET', '/docs/json')).body as OpenApiDocument;
+}
+
 export async function operations(server: Pick<TestServer, 'url'>): Promise<Operation[]> {
-  const document = (await api(server, 'GET', '/docs/json')).body as {
-    paths: Record<string, Record<string, any>>;
-  };
+  const document = await openApiDocument(server);
   const found: Operation[] = [];
   for (const [path, methods] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(methods)) {
       const bodies: Record<string, Schema> = {};
       for (const [type, content] of Object.entries<{ schema?: Schema }>(operation.requestBody?.content ?? {})) {
-        if (content.schema) bodies[type] = content.schema;
+        if (content.schema) bodies[type] = dereferenced(content.schema, document);
       }
       found.push({
         method: method.toUpperCase(),
         path,
-        parameters: operation.parameters ?? [],
+        parameters: (operation.parameters ?? []).map((parameter: Parameter) => ({
+          ...parameter,
+          schema: dereferenced(parameter.schema, document),
+        })),
         bodies,
-        secured: (operation.security ?? []).length > 0,
+        secured: (operation.security ?? document.security ?? []).length > 0,
       });
     }
   }
   return found;
+}
+
+/** `schema` with each `$ref` to a component replaced by the component itself (none is recursive). */
+export function dereferenced<T>(schema: T, document: Pick<OpenApiDocument, 'components'>, depth = 0): T {
+  if (depth > 20) throw new Error('a component refers to itself: dereferenced() cannot inline it');
+  if (Array.isArray(schema)) return schema.map((item) => dereferenced(item, document, depth + 1)) as T;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const ref = (schema as { $ref?: unknown }).$ref;
+  if (typeof ref === 'string') {
+    const target = document.components.schemas[ref.replace('#/components/schemas/', '')];
+    if (!target) throw new Error(`unresolved $ref ${ref}`);
+    return dereferenced(target as T, document, depth + 1);
+  }
+  return Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => [key, dereferenced(value, document, depth + 1)]),
+  ) as T;
 }
 
 /** A value the schema accepts; `name` (the property or parameter) picks a realistic one. */

@@ -138,31 +138,50 @@ describe('webhooks', () => {
     const [onlyReady] = await receivedAt(receiver, '/ready-only', 1, readyOnly.secret);
     assert.equal(onlyReady!.payload.type, 'recording.ready');
 
+    // Deleting moves it to the trash, restoring takes it out, deleting from the trash is for good: each
+    // is an event of its own, and only the last one means it cannot come back.
     assert.equal((await api(server, 'DELETE', `/api/recordings/${recording.id}`, { token: user.token })).status, 204);
-    const [, , deleted] = await receivedAt(receiver, '/all', 3, all.secret);
+    const [, , trashed] = await receivedAt(receiver, '/all', 3, all.secret);
+    assert.equal(trashed!.payload.type, 'recording.trashed');
+    assert.equal(trashed!.payload.data.version, 3);
+    assert.equal(trashed!.payload.data.audio_url, null, 'no link to audio that answers 404 in the trash');
+    assert.ok(trashed!.payload.data.recording.id === recording.id);
+    const restored = await api(server, 'POST', `/api/recordings/${recording.id}/restore`, { token: user.token });
+    assert.equal(restored.status, 200);
+    const [, , , back] = await receivedAt(receiver, '/all', 4, all.secret);
+    assert.equal(back!.payload.type, 'recording.restored');
+    assert.equal(back!.payload.data.version, 4);
+    assert.equal(back!.payload.data.audio_url, ready!.payload.data.audio_url);
+    assert.equal((await api(server, 'DELETE', `/api/recordings/${recording.id}`, { token: user.token })).status, 204);
+    assert.equal((await api(server, 'DELETE', `/api/trash/${recording.id}`, { token: user.token })).status, 204);
+    const received = await receivedAt(receiver, '/all', 6, all.secret);
+    const deleted = received[5];
     assert.equal(deleted!.payload.type, 'recording.deleted');
-    assert.equal(deleted!.payload.data.version, 3);
+    assert.equal(deleted!.payload.data.version, 6);
     assert.equal(deleted!.payload.data.audio_url, null);
     assert.equal(deleted!.payload.data.recording.id, recording.id);
 
     // The delivery log, newest first.
     const log = await eventually(async () => {
       const items = await deliveries(server, user, all.id);
-      assert.equal(items.length, 3);
+      assert.equal(items.length, 6);
       assert.ok(items.every((item) => item.status === 'delivered'));
       return items;
     }, WAIT);
     assert.deepEqual(
       log.map((item) => [item.event_type, item.version, item.attempts, item.last_status_code]),
       [
-        ['recording.deleted', 3, 1, 204],
+        ['recording.deleted', 6, 1, 204],
+        ['recording.trashed', 5, 1, 204],
+        ['recording.restored', 4, 1, 204],
+        ['recording.trashed', 3, 1, 204],
         ['recording.ready', 2, 1, 204],
         ['recording.started', 1, 1, 204],
       ],
     );
     assert.deepEqual(
       log.map((item) => item.message_id),
-      [deleted!.id, ready!.id, started!.id],
+      received.map((delivery) => delivery.id).reverse(),
     );
     for (const item of log) {
       assert.equal(item.recording_id, recording.id);
@@ -181,7 +200,7 @@ describe('webhooks', () => {
     );
     assert.deepEqual(
       [first.body.items[0].event_type, second.body.items[0].event_type],
-      ['recording.deleted', 'recording.ready'],
+      ['recording.deleted', 'recording.trashed'],
     );
   });
 
@@ -284,8 +303,8 @@ describe('webhooks', () => {
     assert.equal(enabled.body.enabled, true);
     assert.equal(enabled.body.disabled_reason, null);
     await api(server, 'DELETE', `/api/recordings/${uploaded.body.id}`, { token: user.token });
-    const [, deleted] = await receivedAt(receiver, '/gone', 2, endpoint.secret);
-    assert.equal(deleted!.payload.type, 'recording.deleted');
+    const [, trashed] = await receivedAt(receiver, '/gone', 2, endpoint.secret);
+    assert.equal(trashed!.payload.type, 'recording.trashed');
   });
 
   it('signs with both secrets during a rotation overlap, and with the new one only after it', async () => {

@@ -1,8 +1,7 @@
 import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { errors, noContent, response } from '../http/openapi.ts';
 import { OrgParams } from '../orgs/orgs.schemas.ts';
 import { ApiKeyListSchema, ApiKeyParams, CreateApiKeyBody, CreatedApiKeySchema } from './api-keys.schemas.ts';
 import type { ApiKeysService } from './api-keys.service.ts';
@@ -20,23 +19,14 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
   app.addHook('preHandler', authenticate(tokens));
 
   const tags = ['api-keys'];
-  const security = [{ bearer: [] }];
-  const errors = {
-    400: ErrorSchema,
-    401: ErrorSchema,
-    403: ErrorSchema,
-    404: ErrorSchema,
-    413: ErrorSchema,
-    415: ErrorSchema,
-    422: ErrorSchema,
-  };
+  const failures = errors(400, 401, 403, 404, 413, 415, 422);
 
   app.post(
     '/:id/api-keys',
     {
       schema: {
         tags,
-        security,
+        operationId: 'createApiKey',
         summary: 'Create an API key for machines (owner or admin, or a key with the admin scope)',
         description:
           'Answers 201 with the key and its token, `esk_<id>_<secret>`, which is shown this once: only a hash of ' +
@@ -46,7 +36,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
           'expiry. See docs/integrations.md.',
         params: OrgParams,
         body: CreateApiKeyBody,
-        response: { 201: CreatedApiKeySchema, ...errors },
+        response: { 201: response('The key was created: keep its token now', CreatedApiKeySchema), ...failures },
       },
     },
     async (request, reply) =>
@@ -58,11 +48,11 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
     {
       schema: {
         tags,
-        security,
+        operationId: 'listApiKeys',
         summary: "The organisation's API keys that are not revoked (owner or admin, or a key with admin)",
         description: 'Never the secrets. Expired keys stay listed until revoked.',
         params: OrgParams,
-        response: { 200: ApiKeyListSchema, ...errors },
+        response: { 200: response('The keys', ApiKeyListSchema), ...failures },
       },
     },
     async (request) => ({ api_keys: await apiKeys.list(request.user, request.params.id) }),
@@ -73,13 +63,13 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
     {
       schema: {
         tags,
-        security,
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key (owner or admin, or a key with admin); it is refused from the next request on',
         description:
           'Every node checks keys in the database on each use, so the revocation holds at once everywhere. A live ' +
           'session the key opened before goes on until it ends; it cannot be resumed with the key.',
         params: ApiKeyParams,
-        response: { 204: Type.Null(), ...errors },
+        response: { 204: noContent('Revoked'), ...failures },
       },
     },
     async (request, reply) => {

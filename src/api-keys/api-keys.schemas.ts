@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { SCOPES } from '../auth/principal.ts';
+import { ref } from '../http/openapi.ts';
 import { Id } from '../orgs/orgs.schemas.ts';
 import { Text } from '../text-policy.ts';
 
@@ -27,19 +28,22 @@ export const ApiKeySchema = Type.Object(
       description: 'when the key was last accepted, to the minute; null: never used',
     }),
   },
-  { description: 'An API key of an organisation (never its secret)' },
+  { $id: 'ApiKey', description: 'An API key of an organisation (never its secret)' },
 );
 
-export const ApiKeyListSchema = Type.Object({ api_keys: Type.Array(ApiKeySchema) });
+export const ApiKeyListSchema = Type.Object({ api_keys: Type.Array(ref(ApiKeySchema)) }, { $id: 'ApiKeyList' });
 
-export const CreatedApiKeySchema = Type.Object({
-  api_key: ApiKeySchema,
-  token: Type.String({
-    description:
-      'the key itself, esk_<id>_<secret>: send it as `Authorization: Bearer <token>` or as the live socket\'s {"token"}. ' +
-      'Shown once; only a hash of the secret is stored, so a lost key cannot be shown again: create another',
-  }),
-});
+export const CreatedApiKeySchema = Type.Object(
+  {
+    api_key: ref(ApiKeySchema),
+    token: Type.String({
+      description:
+        'the key itself, esk_<id>_<secret>: send it as `Authorization: Bearer <token>` or as the live socket\'s {"token"}. ' +
+        'Shown once; only a hash of the secret is stored, so a lost key cannot be shown again: create another',
+    }),
+  },
+  { $id: 'CreatedApiKey', description: 'A new API key and its token, shown this once' },
+);
 
 export const CreateApiKeyBody = Type.Object(
   {

@@ -2,12 +2,11 @@ import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
-import { Type } from 'typebox';
 import type { RateLimiter } from '../cluster/rate-limiter.ts';
 import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { errors, noContent, response } from '../http/openapi.ts';
 import {
-  ErrorSchema,
   LoginFormBody,
   LoginJsonBody,
   MeSchema,
@@ -45,7 +44,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     }
   };
   const tags = ['auth'];
-  const errors = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema };
+  // Signing up and signing in need no credentials: no bearer token in the document either.
+  const security: [] = [];
 
   app.post(
     '/register',
@@ -53,9 +53,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       preHandler: perIp,
       schema: {
         tags,
+        operationId: 'registerUser',
+        security,
         summary: 'Create an account and its personal organisation',
         body: RegisterBody,
-        response: { 201: UserSchema, 409: ErrorSchema, 503: ErrorSchema, ...errors },
+        response: {
+          201: response('The account was created; sign in with POST /api/auth/login', UserSchema),
+          ...errors(400, 409, 413, 415, 422, 429, 503),
+        },
       },
     },
     async (request, reply) => reply.status(201).send(await auth.register(request.body)),
@@ -67,6 +72,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       preHandler: perIp,
       schema: {
         tags,
+        operationId: 'login',
+        security,
         summary: 'Sign in with e-mail and password (JSON, or the OAuth2 password form with `username`)',
         body: {
           content: {
@@ -74,7 +81,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
             'application/x-www-form-urlencoded': { schema: LoginFormBody },
           },
         },
-        response: { 200: TokenPairSchema, 401: ErrorSchema, 503: ErrorSchema, ...errors },
+        response: {
+          200: response('Signed in: a new token pair', TokenPairSchema),
+          ...errors(400, 401, 413, 415, 422, 429, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -90,9 +100,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     {
       schema: {
         tags,
+        operationId: 'refreshTokens',
+        security,
         summary: 'Exchange a refresh token for a new token pair (the old refresh token stops working)',
         body: RefreshBody,
-        response: { 200: TokenPairSchema, 401: ErrorSchema, ...errors },
+        response: {
+          200: response('A new token pair; the refresh token sent is spent', TokenPairSchema),
+          ...errors(400, 401, 413, 415, 422, 429),
+        },
       },
     },
     async (request, reply) => {
@@ -106,9 +121,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     {
       schema: {
         tags,
+        operationId: 'logout',
+        security,
         summary: 'Revoke a refresh token and every token rotated from the same sign-in',
         body: RefreshBody,
-        response: { 204: Type.Null(), ...errors },
+        response: {
+          204: noContent('Signed out: the refresh token no longer works (also when it did not before)'),
+          ...errors(400, 413, 415, 422, 429),
+        },
       },
     },
     async (request, reply) => {
@@ -123,9 +143,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       preHandler: authenticate(tokens),
       schema: {
         tags,
+        operationId: 'getCurrentUser',
         summary: 'The signed-in user and their organisations with roles',
-        security: [{ bearer: [] }],
-        response: { 200: MeSchema, 401: ErrorSchema, 403: ErrorSchema },
+        response: { 200: response('The signed-in user', MeSchema), ...errors(401, 403) },
       },
     },
     async (request) => auth.me(request.user),

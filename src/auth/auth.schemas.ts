@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { ref } from '../http/openapi.ts';
 import { OrgWithRoleSchema } from '../orgs/orgs.schemas.ts';
 import { Text } from '../text-policy.ts';
 
@@ -8,11 +9,6 @@ import { Text } from '../text-policy.ts';
  * src/text-policy.ts. Length and strength rules with their explanations live in credentials.ts (they
  * count characters after normalisation).
  */
-
-export const ErrorSchema = Type.Object(
-  { error: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) },
-  { description: 'An error: a stable code and a message saying what to fix' },
-);
 
 const Email = Text('display', {
   minLength: 1,
@@ -52,26 +48,35 @@ export const RefreshBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const UserSchema = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  name: Type.Union([Type.String(), Type.Null()]),
-  personal_org_id: Type.String(),
-  created_at: Type.String({ format: 'date-time' }),
-});
+export const UserSchema = Type.Object(
+  {
+    id: Type.String(),
+    email: Type.String(),
+    name: Type.Union([Type.String(), Type.Null()]),
+    personal_org_id: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'User', description: 'An account' },
+);
 
-export const MeSchema = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  name: Type.Union([Type.String(), Type.Null()]),
-  personal_org_id: Type.String(),
-  created_at: Type.String({ format: 'date-time' }),
-  orgs: Type.Array(OrgWithRoleSchema),
-});
+export const MeSchema = Type.Object(
+  {
+    id: Type.String(),
+    email: Type.String(),
+    name: Type.Union([Type.String(), Type.Null()]),
+    personal_org_id: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    orgs: Type.Array(ref(OrgWithRoleSchema)),
+  },
+  { $id: 'Me', description: 'The signed-in user and their organisations, with their role in each' },
+);
 
-export const TokenPairSchema = Type.Object({
-  access_token: Type.String(),
-  token_type: Type.Literal('bearer'),
-  expires_in: Type.Integer({ description: 'seconds until the access token expires' }),
-  refresh_token: Type.String({ description: 'opaque, single use: exchange it at /api/auth/refresh' }),
-});
+export const TokenPairSchema = Type.Object(
+  {
+    access_token: Type.String(),
+    token_type: Type.Literal('bearer'),
+    expires_in: Type.Integer({ description: 'seconds until the access token expires' }),
+    refresh_token: Type.String({ description: 'opaque, single use: exchange it at /api/auth/refresh' }),
+  },
+  { $id: 'TokenPair', description: 'A short-lived access token and the refresh token that renews it' },
+);

@@ -6,6 +6,8 @@ export type RecordingEventType =
   | 'recording.started'
   | 'recording.ready'
   | 'recording.failed'
+  | 'recording.trashed'
+  | 'recording.restored'
   | 'recording.deleted'
   | 'transcript.ready';
 

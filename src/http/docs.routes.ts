@@ -1,5 +1,15 @@
+import { readFile } from 'node:fs/promises';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+
+/**
+ * The live WebSocket is outside the OpenAPI document, which links to its descriptions: these files of
+ * docs/, served as they are in the repository.
+ */
+const LIVE_DOCS = [
+  { file: 'asyncapi.yaml', type: 'application/yaml; charset=utf-8' },
+  { file: 'live-protocol.md', type: 'text/markdown; charset=utf-8' },
+] as const;
 
 /**
  * The API documentation at /docs (Swagger UI, its files and /docs/json), with the same kind of security
@@ -33,4 +43,8 @@ export async function docsRoutes(app: FastifyInstance): Promise<void> {
     return payload;
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  for (const { file, type } of LIVE_DOCS) {
+    const text = await readFile(new URL(`../../docs/${file}`, import.meta.url), 'utf8');
+    app.get(`/docs/${file}`, { schema: { hide: true } }, async (_request, reply) => reply.type(type).send(text));
+  }
 }

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { DatabaseHandle } from '../db/index.ts';
 import { DATABASE_RETRY_AFTER_SEC } from '../db/unavailable.ts';
 import { AppError } from '../errors.ts';
+import { errors, response } from './openapi.ts';
 
-const Status = Type.Object({ status: Type.String() });
+export const HealthJson = Type.Object(
+  { status: Type.String({ description: '`ok` (alive) or `ready`' }) },
+  { $id: 'HealthStatus', description: 'A probe’s answer' },
+);
 
 /**
  * How long /readyz waits for the database. A probe's own timeout is typically 1 s (Kubernetes'
@@ -17,15 +20,30 @@ const READY_TIMEOUT_MS = 800;
 export const healthRoutes: FastifyPluginAsync<{ database: DatabaseHandle }> = async (app, { database }) => {
   // Liveness: the process answers. It never looks at the database, so an outage does not get the
   // process restarted (which would not bring the database back).
-  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['health'],
+        operationId: 'checkLiveness',
+        summary: 'Liveness: the process answers',
+        security: [],
+        response: { 200: response('Alive', HealthJson) },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
 
   app.get(
     '/readyz',
     {
       schema: {
         tags: ['health'],
+        operationId: 'checkReadiness',
+        summary: 'Readiness: the database answers',
         description: 'Ready when the database answers within a second; otherwise 503 `database_unavailable`.',
-        response: { 200: Status, 503: ErrorSchema },
+        security: [],
+        response: { 200: response('Ready for requests', HealthJson), ...errors(503) },
       },
     },
     async () => {

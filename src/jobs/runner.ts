@@ -48,6 +48,8 @@ export interface RunnerDeps {
   maxRunningPerOrg: number;
   /** How often an idle runner looks for work queued by other nodes. */
   pollMs?: number;
+  /** A job was claimed here (metrics: how long it waited). */
+  onClaimed?: (job: Job) => void;
 }
 
 /** A verdict on the input itself: retrying cannot change it. */
@@ -154,6 +156,7 @@ export function createJobRunner(deps: RunnerDeps) {
         log.warn({ err: error }, 'could not claim a job');
       }
       if (job) {
+        deps.onClaimed?.(job);
         await runJob(job).catch((error: unknown) => log.error({ err: error, jobId: job.id }, 'job crashed'));
         continue;
       }

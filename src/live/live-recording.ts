@@ -21,6 +21,7 @@ import type { Recording } from '../db/schema.ts';
 import type { ErrorCode } from '../errors.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { AudioInfo, LiveTranscoder } from '../media/types.ts';
+import { AckLatency } from './ack-latency.ts';
 import { CloseCode } from './protocol.ts';
 import { RawLog } from './raw-log.ts';
 import type { AttachedClient, RecordingHandle, SavedResult } from './session.ts';
@@ -55,6 +56,8 @@ export interface LiveRecordingDeps {
     warn(obj: object, msg: string): void;
     error(obj: object, msg: string): void;
   };
+  /** What src/metrics/ counts: bytes appended, and seconds from a chunk's arrival to its ack. */
+  metrics?: { received(bytes: number): void; ackLatency(seconds: number): void };
 }
 
 export interface LiveRecordingOptions {
@@ -107,6 +110,7 @@ export class LiveRecording implements RecordingHandle {
   #finalising: Promise<SavedResult> | undefined;
   /** The live transcode's result, once finished (kept across finalisation retries). */
   #transcoded: AudioInfo | undefined;
+  #acks: AckLatency;
 
   private constructor(options: LiveRecordingOptions, deps: LiveRecordingDeps, log: RawLog) {
     this.id = options.id;
@@ -116,6 +120,7 @@ export class LiveRecording implements RecordingHandle {
     this.#deps = deps;
     this.#log = log;
     this.#committed = options.committed;
+    this.#acks = new AckLatency((seconds) => deps.metrics?.ackLatency(seconds));
     // The transcoder opens while the client is told to start; audio written meanwhile waits for it.
     this.#transcodeChain = (options.transcoder ?? Promise.reject(new Error('no live transcoder'))).then(
       (transcoder) => {
@@ -225,6 +230,8 @@ export class LiveRecording implements RecordingHandle {
       return;
     }
     const written = this.#log.append(chunk);
+    this.#acks.received(this.#log.length);
+    this.#deps.metrics?.received(chunk.length);
     void written.then(() => this.#checkPressure());
     if (this.#transcoderError === undefined) {
       this.#transcodePending += chunk.length;
@@ -312,6 +319,7 @@ export class LiveRecording implements RecordingHandle {
   async #save(): Promise<SavedResult> {
     const bytes = await this.#flushLog();
     this.#client?.ack(bytes);
+    this.#acks.acknowledged(bytes);
     await this.#commit({ all: true });
     if (this.#state === 'fenced') throw new AppError('session_taken_over', 'the recording was taken over elsewhere');
     if (bytes === 0 && this.#committed === 0) {
@@ -477,6 +485,7 @@ export class LiveRecording implements RecordingHandle {
   /** The raw log reached the disk up to `bytes`: acknowledge them. */
   private onDurable(bytes: number): void {
     this.#client?.ack(bytes);
+    this.#acks.acknowledged(bytes);
   }
 
   /**

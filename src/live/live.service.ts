@@ -47,6 +47,7 @@ export interface LiveServiceDeps {
   media: Pick<MediaEngine, 'openLive'>;
   spool: Spool;
   log: LiveLogger;
+  metrics?: LiveRecordingDeps['metrics'];
 }
 
 export interface LiveService {
@@ -58,7 +59,8 @@ export interface LiveService {
   finishAbandoned(): Promise<number>;
   /** Saves every live recording and closes every connection with 1001. */
   shutdown(): Promise<void>;
-  stats(): { connections: number; recordings: number };
+  /** Acknowledged bytes not yet committed: how far the committed watermark lags (metrics). */
+  stats(): { connections: number; recordings: number; uncommittedBytes: number };
 }
 
 export function createLiveService(deps: LiveServiceDeps): LiveService {
@@ -74,6 +76,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
       if (recordings.get(recording.id) === recording) recordings.delete(recording.id);
     },
     log,
+    metrics: deps.metrics,
   };
 
   function refuseWhileClosing(): void {
@@ -285,7 +288,14 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
       );
     },
 
-    stats: () => ({ connections: sessions.size, recordings: recordings.size }),
+    stats: () => ({
+      connections: sessions.size,
+      recordings: recordings.size,
+      uncommittedBytes: [...recordings.values()].reduce(
+        (sum, recording) => sum + Math.max(0, recording.durableBytes - recording.committedBytes),
+        0,
+      ),
+    }),
   };
 }
 

@@ -76,6 +76,7 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
     maxQueue: opts.maxQueue ?? 100,
     maxLivePerWorker: opts.maxLivePerWorker ?? DEFAULT_MAX_LIVE_PER_WORKER,
     logger: opts.logger,
+    onWorkerRestart: opts.onWorkerRestart,
   });
   const fileEncoder: OpusEncoderSettings = { complexity: complexity(opts.opusComplexity, DEFAULT_FILE_COMPLEXITY) };
   const liveEncoder: OpusEncoderSettings = {

@@ -30,6 +30,7 @@ export interface PoolOptions {
   maxQueue: number;
   maxLivePerWorker: number;
   logger?: MediaLogger | undefined;
+  onWorkerRestart?: (() => void) | undefined;
 }
 
 interface Pending {
@@ -205,6 +206,7 @@ export class MediaPool {
     }
     w.pending.clear();
     if (this.closing) return;
+    this.opts.onWorkerRestart?.();
     // A worker that dies before it was ever ready (broken install) must not turn into a fork loop.
     const quick = !w.ready;
     setTimeout(

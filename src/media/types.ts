@@ -106,4 +106,6 @@ export interface MediaEngineOptions {
   /** libopus complexity (0..10) for live sessions, which run for hours side by side. Default 3. */
   liveOpusComplexity?: number;
   logger?: MediaLogger;
+  /** Called when a worker died (crash, killed on a timeout) and a replacement is forked: for metrics. */
+  onWorkerRestart?: () => void;
 }

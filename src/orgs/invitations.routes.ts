@@ -1,8 +1,7 @@
 import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { errors, noContent, response } from '../http/openapi.ts';
 import {
   AcceptBody,
   InvitationListSchema,
@@ -30,24 +29,14 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
   app.addHook('preHandler', authenticate(tokens));
 
   const tags = ['invitations'];
-  const security = [{ bearer: [] }];
-  const errors = {
-    400: ErrorSchema,
-    401: ErrorSchema,
-    403: ErrorSchema,
-    404: ErrorSchema,
-    409: ErrorSchema,
-    413: ErrorSchema,
-    415: ErrorSchema,
-    422: ErrorSchema,
-  };
+  const failures = errors(400, 401, 403, 404, 409, 413, 415, 422);
 
   app.post(
     '/orgs/:id/invitations',
     {
       schema: {
         tags,
-        security,
+        operationId: 'createInvitation',
         summary: 'Invite an e-mail address into an organisation (owner or admin; only an owner invites an owner)',
         description:
           'Answers 202 with the same body whether or not the address has an account. Earshot sends no e-mail: ' +
@@ -57,7 +46,11 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
           'organisation per hour (429 with Retry-After).',
         params: OrgParams,
         body: InviteBody,
-        response: { 202: InviteResultSchema, 429: ErrorSchema, ...errors },
+        response: {
+          202: response('Invited: pass the link with the token on to the invitee', InviteResultSchema),
+          ...failures,
+          ...errors(429),
+        },
       },
     },
     async (request, reply) =>
@@ -69,10 +62,10 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
     {
       schema: {
         tags,
-        security,
+        operationId: 'listOrgInvitations',
         summary: 'Pending invitations of an organisation (owner or admin)',
         params: OrgParams,
-        response: { 200: InvitationListSchema, ...errors },
+        response: { 200: response('The pending invitations', InvitationListSchema), ...failures },
       },
     },
     async (request) => ({ invitations: await invitations.listForOrg(request.user, request.params.id) }),
@@ -83,10 +76,10 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
     {
       schema: {
         tags,
-        security,
+        operationId: 'revokeInvitation',
         summary: 'Revoke a pending invitation (owner or admin; an invitation as owner: owner)',
         params: OrgInvitationParams,
-        response: { 204: Type.Null(), ...errors },
+        response: { 204: noContent('Revoked: its link no longer works'), ...failures },
       },
     },
     async (request, reply) => {
@@ -100,9 +93,9 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
     {
       schema: {
         tags,
-        security,
+        operationId: 'listMyInvitations',
         summary: "Pending invitations addressed to the signed-in user's e-mail",
-        response: { 200: InvitationListSchema, ...errors },
+        response: { 200: response('The invitations addressed to me', InvitationListSchema), ...failures },
       },
     },
     async (request) => ({ invitations: await invitations.listMine(request.user) }),
@@ -113,7 +106,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
     {
       schema: {
         tags,
-        security,
+        operationId: 'acceptInvitation',
         summary: 'Accept an invitation and join its organisation',
         description:
           'Needs both: being signed in as the invited address, and the token from the invite link. ' +
@@ -121,7 +114,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
           'the person the inviter meant; the address match makes a forwarded or leaked link useless to anyone else.',
         params: InvitationParams,
         body: AcceptBody,
-        response: { 200: OrgWithRoleSchema, ...errors },
+        response: { 200: response('Joined: the organisation and my role in it', OrgWithRoleSchema), ...failures },
       },
     },
     async (request) => invitations.accept(request.user, request.params.id, request.body.token),
@@ -132,10 +125,10 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<InvitationsRoutesOptio
     {
       schema: {
         tags,
-        security,
+        operationId: 'declineInvitation',
         summary: 'Decline an invitation addressed to me (no token needed)',
         params: InvitationParams,
-        response: { 204: Type.Null(), ...errors },
+        response: { 204: noContent('Declined'), ...failures },
       },
     },
     async (request, reply) => {

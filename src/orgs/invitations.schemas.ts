@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { ref } from '../http/openapi.ts';
 import { Text } from '../text-policy.ts';
 import { Id, Role } from './orgs.schemas.ts';
 
@@ -14,26 +15,32 @@ export const InvitationSchema = Type.Object(
     created_at: Type.String({ format: 'date-time' }),
     expires_at: Type.String({ format: 'date-time' }),
   },
-  { description: 'A pending invitation (never its token)' },
+  { $id: 'Invitation', description: 'A pending invitation (never its token)' },
 );
 
-export const InvitationListSchema = Type.Object({ invitations: Type.Array(InvitationSchema) });
+export const InvitationListSchema = Type.Object(
+  { invitations: Type.Array(ref(InvitationSchema)) },
+  { $id: 'InvitationList' },
+);
 
-export const InviteResultSchema = Type.Object({
-  invitation: InvitationSchema,
-  delivery: Type.Object(
-    {
-      via: Type.Literal('inviter', {
-        description: 'Earshot sends no e-mail: the token comes back to the inviter, who passes the link on',
-      }),
-      token: Type.String({
-        description:
-          'the secret the invitee needs to accept; shown once. The web page link is /#/invite/<invitation id>/<token>',
-      }),
-    },
-    { description: 'how the invite link reaches the invitee' },
-  ),
-});
+export const InviteResultSchema = Type.Object(
+  {
+    invitation: ref(InvitationSchema),
+    delivery: Type.Object(
+      {
+        via: Type.Literal('inviter', {
+          description: 'Earshot sends no e-mail: the token comes back to the inviter, who passes the link on',
+        }),
+        token: Type.String({
+          description:
+            'the secret the invitee needs to accept; shown once. The web page link is /#/invite/<invitation id>/<token>',
+        }),
+      },
+      { description: 'how the invite link reaches the invitee' },
+    ),
+  },
+  { $id: 'InviteResult', description: 'A new invitation and its secret token, shown this once' },
+);
 
 export const InviteBody = Type.Object(
   { email: Text('display', { minLength: 1, maxLength: 320 }), role: Role },

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { errors, noContent, response } from '../http/openapi.ts';
 import {
   CreateOrgBody,
   MemberListSchema,
@@ -22,25 +21,16 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
   app.addHook('preHandler', authenticate(tokens));
 
   const tags = ['orgs'];
-  const security = [{ bearer: [] }];
-  const errors = {
-    400: ErrorSchema,
-    401: ErrorSchema,
-    403: ErrorSchema,
-    404: ErrorSchema,
-    413: ErrorSchema,
-    415: ErrorSchema,
-    422: ErrorSchema,
-  };
+  const failures = errors(400, 401, 403, 404, 413, 415, 422);
 
   app.get(
     '/',
     {
       schema: {
         tags,
-        security,
+        operationId: 'listOrgs',
         summary: 'The organisations I belong to, with my role in each',
-        response: { 200: OrgListSchema, ...errors },
+        response: { 200: response('My organisations', OrgListSchema), ...failures },
       },
     },
     async (request) => ({ orgs: await orgs.list(request.user) }),
@@ -51,10 +41,10 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
     {
       schema: {
         tags,
-        security,
+        operationId: 'createOrg',
         summary: 'Create an organisation; I become its owner',
         body: CreateOrgBody,
-        response: { 201: OrgWithRoleSchema, ...errors },
+        response: { 201: response('The organisation was created', OrgWithRoleSchema), ...failures },
       },
     },
     async (request, reply) => reply.status(201).send(await orgs.create(request.user, request.body.name)),
@@ -65,11 +55,11 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
     {
       schema: {
         tags,
-        security,
+        operationId: 'listMembers',
         summary: 'Members of an organisation I belong to',
         description: 'People join by accepting an invitation: see POST /api/orgs/{id}/invitations.',
         params: OrgParams,
-        response: { 200: MemberListSchema, ...errors },
+        response: { 200: response('The members', MemberListSchema), ...failures },
       },
     },
     async (request) => ({ members: await orgs.members(request.user, request.params.id) }),
@@ -80,13 +70,17 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
     {
       schema: {
         tags,
-        security,
+        operationId: 'removeMember',
         summary: 'Remove a member (owner or admin), or leave (anyone); the last owner cannot be removed',
         description:
           'Admins remove members and admins, owners remove anyone. Invitations the removed member sent and nobody has ' +
           'accepted yet, and the API keys they created in the organisation, are revoked.',
         params: MemberParams,
-        response: { 204: Type.Null(), 409: ErrorSchema, ...errors },
+        response: {
+          204: noContent('Removed (or left)'),
+          ...failures,
+          ...errors(409),
+        },
       },
     },
     async (request, reply) => {

@@ -527,7 +527,11 @@ export function createLifecycle(deps: LifecycleDeps) {
      * Refused while it is being recorded live; already in the trash reads as not found.
      */
     async trash(recording: Recording, deletedBy: string): Promise<Recording> {
-      const trashed = await repo.trash(recording.id, deletedBy, nowIso());
+      const trashed = await db.transaction().execute(async (trx) => {
+        const row = await repo.trash(trx, recording.id, deletedBy, nowIso());
+        if (row) await sink.record(trx, { type: 'recording.trashed', recording: row });
+        return row;
+      });
       if (trashed) return trashed;
       const now = await repo.get(recording.id);
       if (!now || now.deleted_at) throw new AppError('not_found', 'recording not found');
@@ -536,7 +540,11 @@ export function createLifecycle(deps: LifecycleDeps) {
 
     /** Takes the recording out of the trash, as it was (work that went on meanwhile included). */
     async restore(recording: Recording): Promise<Recording> {
-      const restored = await repo.restore(recording.id);
+      const restored = await db.transaction().execute(async (trx) => {
+        const row = await repo.restore(trx, recording.id);
+        if (row) await sink.record(trx, { type: 'recording.restored', recording: row });
+        return row;
+      });
       if (!restored) throw new AppError('conflict', 'the recording is not in the trash');
       return restored;
     },

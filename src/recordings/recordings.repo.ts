@@ -66,9 +66,9 @@ export interface RecordingsRepo {
    * Marks the recording deleted (the trash), unless it already is or is being recorded live; the
    * marked row, or undefined when it was not marked.
    */
-  trash(id: string, deletedBy: string, at: string): Promise<Recording | undefined>;
+  trash(trx: Kysely<Database>, id: string, deletedBy: string, at: string): Promise<Recording | undefined>;
   /** Takes the mark off; undefined when the recording is not in the trash. */
-  restore(id: string): Promise<Recording | undefined>;
+  restore(trx: Kysely<Database>, id: string): Promise<Recording | undefined>;
   /** Deletes the row only while it is in the trash (a restore that came first wins). */
   deleteTrashed(db: Kysely<Database>, id: string): Promise<boolean>;
   /** Recordings in the trash, most recently deleted first, with who deleted them. */
@@ -172,8 +172,8 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
       return Number(result.numDeletedRows) === 1;
     },
 
-    trash: (id, deletedBy, at) =>
-      db
+    trash: (trx, id, deletedBy, at) =>
+      trx
         .updateTable('recordings')
         .set({ deleted_at: at, deleted_by: deletedBy, updated_at: at })
         .where('id', '=', id)
@@ -182,8 +182,8 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
         .returningAll()
         .executeTakeFirst(),
 
-    restore: (id) =>
-      db
+    restore: (trx, id) =>
+      trx
         .updateTable('recordings')
         .set({ deleted_at: null, deleted_by: null, updated_at: nowIso() })
         .where('id', '=', id)

@@ -1,17 +1,15 @@
-import type { Readable } from 'node:stream';
 import fastifyMultipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 import { looksLikeApiKey } from '../api-keys/api-key-token.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
 import { checkedParts } from '../http/multipart.ts';
+import { binary, errors, noContent, response } from '../http/openapi.ts';
 import { contentDisposition, decideRange } from './http-range.ts';
 import {
   AudioQuery,
-  ErrorJson,
   IdParams,
   ListQuery,
   ListResponse,
@@ -19,6 +17,7 @@ import {
   RenameBody,
   toRecordingJson,
   UploadFields,
+  UploadForm,
   UploadQuery,
 } from './recordings.schemas.ts';
 import type { RecordingsService } from './recordings.service.ts';
@@ -33,19 +32,13 @@ export interface RecordingsRoutesOptions {
   audioDelivery: { audioDelivery: 'stream' | 'redirect'; presignedUrlTtlSec: number };
 }
 
-const errors = {
-  401: ErrorJson,
-  403: ErrorJson,
-  404: ErrorJson,
-  409: ErrorJson,
-  413: ErrorJson,
-  415: ErrorJson,
-  422: ErrorJson,
-};
-const security = [{ bearer: [] }];
+const failures = errors(401, 403, 404, 409, 413, 415, 422);
 const oneHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
-/** Binary bodies are streamed as they are; this schema only documents them (Fastify never serialises a stream). */
-const AudioBody = Type.Unsafe<Readable | null>({ type: 'string', format: 'binary', description: 'audio/ogg bytes' });
+/** The audio is streamed as it is; this only documents it (Fastify never serialises a stream). */
+const audio = (description: string) => ({
+  description,
+  content: { 'audio/ogg': { schema: binary('Ogg/Opus, 16 kHz mono') } },
+});
 
 export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions> = async (app, options) => {
   const { recordings, uploads, tokens } = options;
@@ -62,7 +55,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       preHandler: auth,
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'uploadRecording',
         summary: 'Upload an audio or video file',
         description:
           'multipart/form-data with one part `file` and optional fields `name` and `org_id` (before or after the ' +
@@ -76,9 +69,14 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'with status `failed` and the reason in `error`. Send `org_id` before the file so a refused ' +
           'organisation is answered before the body is read. Larger than the limit: 413. A body that stops ' +
           'arriving: 408. Server disk full: 507.',
-        consumes: ['multipart/form-data'],
+        streamedBody: { content: { 'multipart/form-data': { schema: UploadForm } } },
         querystring: UploadQuery,
-        response: { 201: RecordingJson, 202: RecordingJson, ...errors, 408: ErrorJson, 503: ErrorJson, 507: ErrorJson },
+        response: {
+          201: response('Processed within the wait: the recording is ready', RecordingJson),
+          202: response('Received and still processing: poll GET /api/recordings/{id}', RecordingJson),
+          ...failures,
+          ...errors(408, 503, 507),
+        },
       },
     },
     async (request, reply) => {
@@ -100,14 +98,14 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       preHandler: auth,
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'listRecordings',
         summary: 'List recordings, newest first',
         description:
           'All recordings of every organisation you belong to, or of `org_id` only (404 if you are not a ' +
           'member). Pass `next_cursor` back as `before` for the next page; it is null on the last page. ' +
           '`q` keeps those whose name or transcript contains the text, ignoring case.',
         querystring: ListQuery,
-        response: { 200: ListResponse, ...errors },
+        response: { 200: response('A page of recordings', ListResponse), ...failures },
       },
     },
     async (request) => {
@@ -127,10 +125,10 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       preHandler: auth,
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'getRecording',
         summary: 'A recording: status, progress and, once ready, the audio properties',
         params: IdParams,
-        response: { 200: RecordingJson, ...errors },
+        response: { 200: response('The recording', RecordingJson), ...failures },
       },
     },
     async (request) => toRecordingJson(await recordings.getVisible(request.user, request.params.id)),
@@ -142,11 +140,11 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       preHandler: auth,
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'renameRecording',
         summary: 'Rename a recording',
         params: IdParams,
         body: RenameBody,
-        response: { 200: RecordingJson, ...errors },
+        response: { 200: response('The renamed recording', RecordingJson), ...failures },
       },
     },
     async (request) =>
@@ -159,7 +157,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       preHandler: auth,
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'deleteRecording',
         summary: 'Delete a recording: it goes to the trash',
         description:
           "The recording leaves the lists and reads (404 from now on) and waits in the trash for the organisation's " +
@@ -167,7 +165,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'POST /api/recordings/{id}/restore undoes it, DELETE /api/trash/{id} deletes it for good at once. ' +
           'Processing goes on meanwhile. 409 while the recording is being recorded live: stop it first.',
         params: IdParams,
-        response: { 204: { type: 'null', description: 'moved to the trash' }, ...errors },
+        response: { 204: noContent('Moved to the trash'), ...failures },
       },
     },
     async (request, reply) => {
@@ -182,14 +180,14 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       preHandler: auth,
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'reprocessRecording',
         summary: 'Process a failed recording again from the input it kept',
         description:
           'A recording that failed keeps what was received (the upload, the stream chunks, the live audio) ' +
           'until `input_kept_until`. This queues processing again: 202 with status `processing`. 409 when ' +
           'the recording is not failed or its input is no longer kept.',
         params: IdParams,
-        response: { 202: RecordingJson, ...errors },
+        response: { 202: response('Queued for processing again', RecordingJson), ...failures },
       },
     },
     async (request, reply) =>
@@ -216,7 +214,7 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
       preHandler: audioAuth,
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'getRecordingAudio',
         summary: 'The normalised audio (audio/ogg), with Range support',
         description:
           'Serves the Ogg/Opus file with `Accept-Ranges: bytes`: a single byte range gives 206 with ' +
@@ -230,8 +228,14 @@ export const recordingsRoutes: FastifyPluginAsyncTypebox<RecordingsRoutesOptions
           'serves the same bytes with Range.',
         params: IdParams,
         querystring: AudioQuery,
-        produces: ['audio/ogg', 'application/json'],
-        response: { 200: AudioBody, 206: AudioBody, 302: AudioBody, 304: AudioBody, ...errors, 416: ErrorJson },
+        response: {
+          200: audio('The whole file'),
+          206: audio('The byte range asked for (Content-Range says which)'),
+          302: noContent('AUDIO_DELIVERY=redirect: the Location header is a presigned URL of the object store'),
+          304: noContent('Not modified since the ETag given in If-None-Match'),
+          ...failures,
+          ...errors(416),
+        },
       },
     },
     async (request, reply) => {

@@ -1,47 +1,51 @@
 import { Type } from 'typebox';
 import type { Recording } from '../db/schema.ts';
+import { binary, ref } from '../http/openapi.ts';
 import { Text } from '../text-policy.ts';
 import { filenameFor } from './lifecycle.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
-export const RecordingJson = Type.Object({
-  id: Type.String(),
-  org_id: Type.String(),
-  name: Type.String(),
-  meeting_link: Nullable(Type.String()),
-  source: Type.Union([Type.Literal('upload'), Type.Literal('stream'), Type.Literal('live')]),
-  status: Type.Union([
-    Type.Literal('receiving'),
-    Type.Literal('processing'),
-    Type.Literal('ready'),
-    Type.Literal('failed'),
-  ]),
-  progress: Type.Number({ description: 'Fraction 0..1 of processing done; 1 when ready.' }),
-  error: Nullable(Type.String({ description: 'Why processing failed (status failed).' })),
-  error_code: Nullable(Type.String({ description: 'The error code of a failure, from the errors table.' })),
-  input_kept_until: Nullable(
-    Type.String({
-      format: 'date-time',
-      description: 'A failed recording keeps what was received until then: POST .../reprocess to try again.',
+export const RecordingJson = Type.Object(
+  {
+    id: Type.String(),
+    org_id: Type.String(),
+    name: Type.String(),
+    meeting_link: Nullable(Type.String()),
+    source: Type.Union([Type.Literal('upload'), Type.Literal('stream'), Type.Literal('live')]),
+    status: Type.Union([
+      Type.Literal('receiving'),
+      Type.Literal('processing'),
+      Type.Literal('ready'),
+      Type.Literal('failed'),
+    ]),
+    progress: Type.Number({ description: 'Fraction 0..1 of processing done; 1 when ready.' }),
+    error: Nullable(Type.String({ description: 'Why processing failed (status failed).' })),
+    error_code: Nullable(Type.String({ description: 'The error code of a failure, from the errors table.' })),
+    input_kept_until: Nullable(
+      Type.String({
+        format: 'date-time',
+        description: 'A failed recording keeps what was received until then: POST .../reprocess to try again.',
+      }),
+    ),
+    duration_sec: Nullable(Type.Number()),
+    size_bytes: Nullable(Type.Integer({ description: 'Size of the normalised Ogg/Opus file.' })),
+    codec: Nullable(Type.String()),
+    sample_rate: Nullable(Type.Integer({ description: 'Opus input sample rate (16000).' })),
+    channels: Nullable(Type.Integer()),
+    bitrate: Nullable(Type.Integer({ description: 'Average bits per second.' })),
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
+    finished_at: Nullable(Type.String({ format: 'date-time' })),
+    received_bytes: Type.Integer({ description: 'Input bytes received (the append offset for streams).' }),
+    audio_sha256: Nullable(Type.String({ description: 'SHA-256 (hex) of the audio file, once ready.' })),
+    committed_bytes: Type.Integer({
+      description: 'Input bytes in shared storage (live recordings: the committed watermark).',
     }),
-  ),
-  duration_sec: Nullable(Type.Number()),
-  size_bytes: Nullable(Type.Integer({ description: 'Size of the normalised Ogg/Opus file.' })),
-  codec: Nullable(Type.String()),
-  sample_rate: Nullable(Type.Integer({ description: 'Opus input sample rate (16000).' })),
-  channels: Nullable(Type.Integer()),
-  bitrate: Nullable(Type.Integer({ description: 'Average bits per second.' })),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
-  finished_at: Nullable(Type.String({ format: 'date-time' })),
-  received_bytes: Type.Integer({ description: 'Input bytes received (the append offset for streams).' }),
-  audio_sha256: Nullable(Type.String({ description: 'SHA-256 (hex) of the audio file, once ready.' })),
-  committed_bytes: Type.Integer({
-    description: 'Input bytes in shared storage (live recordings: the committed watermark).',
-  }),
-  filename: Nullable(Type.String({ description: 'Stored audio file name, once ready.' })),
-});
+    filename: Nullable(Type.String({ description: 'Stored audio file name, once ready.' })),
+  },
+  { $id: 'Recording', description: 'A recording: where it stands and, once ready, its audio' },
+);
 
 export function toRecordingJson(recording: Recording) {
   return {
@@ -71,12 +75,6 @@ export function toRecordingJson(recording: Recording) {
   };
 }
 
-export const ErrorJson = Type.Object({
-  error: Type.String(),
-  message: Type.String(),
-  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-});
-
 // Request parts name every property they take and refuse others, like the JSON bodies (src/http/validation.ts).
 const Strict = { additionalProperties: false } as const;
 const Id = (description?: string) =>
@@ -100,10 +98,13 @@ export const ListQuery = Type.Object(
   Strict,
 );
 
-export const ListResponse = Type.Object({
-  items: Type.Array(RecordingJson),
-  next_cursor: Nullable(Type.String()),
-});
+export const ListResponse = Type.Object(
+  {
+    items: Type.Array(ref(RecordingJson)),
+    next_cursor: Nullable(Type.String({ description: 'Pass it as `before` for the next page; null on the last.' })),
+  },
+  { $id: 'RecordingPage', description: 'A page of recordings, newest first' },
+);
 
 export const RenameBody = Type.Object({ name: Text('display', { minLength: 1, maxLength: 200 }) }, Strict);
 
@@ -124,6 +125,18 @@ export const UploadQuery = Type.Object(
 
 /** The multipart fields of an upload besides `file` (checked as they arrive, src/http/multipart.ts). */
 export const UploadFields = Type.Object({ org_id: Type.Optional(Id()), name: Type.Optional(Name) }, Strict);
+
+/**
+ * The multipart form as the document shows it: the file. Its optional fields are documented as the
+ * query parameters they equal, where Swagger UI's "Try it out" leaves an empty one out (as form fields
+ * it fills them with made-up values and sends them even when cleared).
+ */
+export const UploadForm = Type.Object(
+  {
+    file: binary('The audio or video file; its format is found from its content, never its name or type.'),
+  },
+  { description: 'The file. `org_id` and `name` may also be fields before it, instead of the query parameters.' },
+);
 
 export const AudioQuery = Type.Object(
   {
@@ -154,9 +167,12 @@ export const StreamHeaders = Type.Object({
   ),
 });
 
-export const StreamResponse = Type.Object({
-  recording_id: Type.String(),
-  offset: Type.Integer({ description: 'Bytes stored so far: where the next chunk must start.' }),
-  status: Type.String(),
-  recording: RecordingJson,
-});
+export const StreamResponse = Type.Object(
+  {
+    recording_id: Type.String(),
+    offset: Type.Integer({ description: 'Bytes stored so far: where the next chunk must start.' }),
+    status: Type.String(),
+    recording: ref(RecordingJson),
+  },
+  { $id: 'StreamState', description: 'Where a chunked stream stands after a call' },
+);

@@ -8,15 +8,9 @@ import type { TokenService } from '../auth/tokens.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { binary, errors, response } from '../http/openapi.ts';
 import type { Spool } from '../storage/spool.ts';
-import {
-  ErrorJson,
-  IdParams,
-  StreamHeaders,
-  StreamQuery,
-  StreamResponse,
-  toRecordingJson,
-} from './recordings.schemas.ts';
+import { IdParams, StreamHeaders, StreamQuery, StreamResponse, toRecordingJson } from './recordings.schemas.ts';
 import { type ChunkFile, chunkPathIn, discardChunk, type StreamService } from './stream.service.ts';
 
 export interface StreamRoutesOptions {
@@ -27,6 +21,12 @@ export interface StreamRoutesOptions {
 }
 
 const CHUNK_TYPES = ['application/octet-stream', 'audio/ogg', 'audio/webm', 'audio/opus'];
+/** The raw chunk in each type it may be sent as, for the document (the handler reads the body itself). */
+const CHUNK_BODY = {
+  content: Object.fromEntries(
+    CHUNK_TYPES.map((type) => [type, { schema: binary('The next bytes of one Ogg/Opus or WebM/Opus recording') }]),
+  ),
+};
 
 /**
  * Streams a chunk body into a spool file of its own, refusing it (413) as soon as it passes the chunk
@@ -99,7 +99,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
       preHandler: auth,
       schema: {
         tags: ['recordings'],
-        security: [{ bearer: [] }],
+        operationId: 'appendStreamChunk',
         summary: 'Append a chunk to a chunked stream (creates the recording on the first chunk)',
         description:
           'The raw body (application/octet-stream, audio/ogg or audio/webm) is the next piece of ONE Ogg/Opus ' +
@@ -119,22 +119,14 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           'and processes it like an upload: 200 when ready within a few seconds, else 202 with status ' +
           'processing. Appending to a finished stream is 409. Chunk larger than the limit: 413; first chunk ' +
           'neither Ogg nor WebM: 415. A body that stops arriving: 408. Server disk full: 507 (the offset is unchanged).',
-        consumes: CHUNK_TYPES,
+        streamedBody: CHUNK_BODY,
         querystring: StreamQuery,
         headers: StreamHeaders,
         response: {
-          200: StreamResponse,
-          201: StreamResponse,
-          202: StreamResponse,
-          401: ErrorJson,
-          403: ErrorJson,
-          404: ErrorJson,
-          409: ErrorJson,
-          408: ErrorJson,
-          413: ErrorJson,
-          415: ErrorJson,
-          422: ErrorJson,
-          507: ErrorJson,
+          200: response('Stored (or already stored); with final=true, also processed', StreamResponse),
+          201: response('The first chunk: the stream and its recording were created', StreamResponse),
+          202: response('Finished and still processing: poll GET /api/recordings/{id}', StreamResponse),
+          ...errors(401, 403, 404, 408, 409, 413, 415, 422, 507),
         },
       },
     },
@@ -175,7 +167,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
       preHandler: auth,
       schema: {
         tags: ['recordings'],
-        security: [{ bearer: [] }],
+        operationId: 'finishStream',
         summary: 'End a chunked stream and process it',
         description:
           '200 with the ready recording when processing ends within a few seconds, else 202 (status ' +
@@ -183,13 +175,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
           'stream is not usable audio (the recording is then `failed`). Finishing twice answers the state.',
         params: IdParams,
         response: {
-          200: StreamResponse,
-          202: StreamResponse,
-          401: ErrorJson,
-          403: ErrorJson,
-          404: ErrorJson,
-          409: ErrorJson,
-          422: ErrorJson,
+          200: response('Finished and processed: the recording is ready', StreamResponse),
+          202: response('Finished and still processing: poll GET /api/recordings/{id}', StreamResponse),
+          ...errors(401, 403, 404, 409, 422),
         },
       },
     },

@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { TokenService } from '../auth/tokens.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { errors, noContent, ref, response } from '../http/openapi.ts';
 import { Text } from '../text-policy.ts';
-import { ErrorJson, IdParams, RecordingJson, toRecordingJson } from './recordings.schemas.ts';
+import { IdParams, RecordingJson, toRecordingJson } from './recordings.schemas.ts';
 import type { TrashItem, TrashService } from './trash.service.ts';
 
 export interface TrashRoutesOptions {
@@ -19,20 +20,36 @@ const OrgId = Text('plain', {
   description: 'Only this organisation (default: all yours)',
 });
 
-const TrashedRecordingJson = Type.Object({
-  ...RecordingJson.properties,
-  deleted_at: Type.String({ format: 'date-time', description: 'When it was moved to the trash.' }),
-  deleted_by: Nullable(
-    Type.Object(
-      { id: Type.String(), email: Type.String(), name: Nullable(Type.String()) },
-      { description: "Who deleted it (an API key's creator for a key); null when that account is gone." },
+export const TrashedRecordingJson = Type.Object(
+  {
+    ...RecordingJson.properties,
+    deleted_at: Type.String({ format: 'date-time', description: 'When it was moved to the trash.' }),
+    deleted_by: Nullable(
+      Type.Object(
+        { id: Type.String(), email: Type.String(), name: Nullable(Type.String()) },
+        { description: "Who deleted it (an API key's creator for a key); null when that account is gone." },
+      ),
     ),
-  ),
-  purge_at: Type.String({
-    format: 'date-time',
-    description: "When it will be deleted for good, by the organisation's retention as it is now.",
-  }),
-});
+    purge_at: Type.String({
+      format: 'date-time',
+      description: "When it will be deleted for good, by the organisation's retention as it is now.",
+    }),
+  },
+  { $id: 'TrashedRecording', description: 'A recording in the trash: when, by whom, and until when' },
+);
+
+export const TrashPage = Type.Object(
+  { items: Type.Array(ref(TrashedRecordingJson)), next_cursor: Nullable(Type.String()) },
+  { $id: 'TrashPage', description: 'A page of the trash, most recently deleted first' },
+);
+
+export const EmptiedTrash = Type.Object(
+  {
+    deleted: Type.Integer({ description: 'Recordings deleted for good.' }),
+    kept: Type.Integer({ description: 'Recordings left in the trash that only an admin or owner may delete.' }),
+  },
+  { $id: 'EmptiedTrash', description: 'What emptying the trash did' },
+);
 
 const TrashQuery = Type.Object(
   {
@@ -55,8 +72,7 @@ const toTrashedJson = ({ recording, purgeAt }: TrashItem) => ({
   purge_at: purgeAt,
 });
 
-const errors = { 401: ErrorJson, 403: ErrorJson, 404: ErrorJson, 409: ErrorJson, 422: ErrorJson };
-const security = [{ bearer: [] }];
+const failures = errors(401, 403, 404, 409, 422, 503);
 
 /** The trash (src/recordings/trash.service.ts): list, restore, delete for good, empty. */
 export const trashRoutes: FastifyPluginAsyncTypebox<TrashRoutesOptions> = async (app, options) => {
@@ -68,17 +84,14 @@ export const trashRoutes: FastifyPluginAsyncTypebox<TrashRoutesOptions> = async 
     {
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'listTrash',
         summary: 'Deleted recordings, most recently deleted first',
         description:
           'The trash of every organisation you belong to, or of `org_id` only. Each recording says when it was ' +
           "deleted, by whom, and when it will be deleted for good (`purge_at`, by the organisation's " +
           '`trash_retention_days`). Pass `next_cursor` back as `before` for the next page.',
         querystring: TrashQuery,
-        response: {
-          200: Type.Object({ items: Type.Array(TrashedRecordingJson), next_cursor: Nullable(Type.String()) }),
-          ...errors,
-        },
+        response: { 200: response('A page of the trash', TrashPage), ...failures },
       },
     },
     async (request) => {
@@ -96,13 +109,13 @@ export const trashRoutes: FastifyPluginAsyncTypebox<TrashRoutesOptions> = async 
     {
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'restoreRecording',
         summary: 'Take a deleted recording out of the trash',
         description:
           'Undoes DELETE /api/recordings/{id}: the recording is listed again as it is now (processing that went on ' +
           'in the trash included). Who may delete a recording may restore it. 409 when it is not in the trash.',
         params: IdParams,
-        response: { 200: RecordingJson, ...errors },
+        response: { 200: response('Restored: the recording as it is now', RecordingJson), ...failures },
       },
     },
     async (request) => toRecordingJson(await trash.restore(request.user, request.params.id)),
@@ -113,13 +126,13 @@ export const trashRoutes: FastifyPluginAsyncTypebox<TrashRoutesOptions> = async 
     {
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'purgeRecording',
         summary: 'Delete a recording in the trash for good',
         description:
           'Its audio, what was received for it and its transcript are deleted at once; this cannot be undone. ' +
           '404 when the recording is not in the trash.',
         params: IdParams,
-        response: { 204: { type: 'null', description: 'deleted for good' }, ...errors },
+        response: { 204: noContent('Deleted for good'), ...failures },
       },
     },
     async (request, reply) => {
@@ -133,19 +146,13 @@ export const trashRoutes: FastifyPluginAsyncTypebox<TrashRoutesOptions> = async 
     {
       schema: {
         tags: ['recordings'],
-        security,
+        operationId: 'emptyTrash',
         summary: 'Empty the trash',
         description:
           'Deletes for good every recording in the trash of `org_id` (default: of all your organisations) that you ' +
           'may delete: members their own, admins and owners all. `kept` counts the others.',
         querystring: EmptyQuery,
-        response: {
-          200: Type.Object({
-            deleted: Type.Integer({ description: 'Recordings deleted for good.' }),
-            kept: Type.Integer({ description: 'Recordings left in the trash that only an admin or owner may delete.' }),
-          }),
-          ...errors,
-        },
+        response: { 200: response('The trash is emptied of what you may delete', EmptiedTrash), ...failures },
       },
     },
     async (request) => trash.empty(request.user, request.query.org_id),

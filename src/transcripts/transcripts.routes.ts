@@ -3,8 +3,9 @@ import { Type } from 'typebox';
 import type { TokenService } from '../auth/tokens.ts';
 import { AppError } from '../errors.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { errors, ref, response } from '../http/openapi.ts';
 import { contentDisposition } from '../recordings/http-range.ts';
-import { ErrorJson, IdParams } from '../recordings/recordings.schemas.ts';
+import { IdParams } from '../recordings/recordings.schemas.ts';
 import { toSrt, toVtt } from './formats.ts';
 import { TranscriptJson, TranscriptQuery, toTranscriptJson } from './transcripts.schemas.ts';
 import type { TranscriptsService } from './transcripts.service.ts';
@@ -27,13 +28,13 @@ function formatOf(query: string | undefined, accept: string | undefined): 'json'
   return 'json';
 }
 
-const errors = { 401: ErrorJson, 404: ErrorJson, 409: ErrorJson, 422: ErrorJson, 429: ErrorJson, 503: ErrorJson };
+const failures = errors(401, 404, 409, 422, 429, 503);
 const Subtitles = Type.String({ description: 'SubRip or WebVTT text' });
 
 export const transcriptsRoutes: FastifyPluginAsyncTypebox<TranscriptsRoutesOptions> = async (app, options) => {
   const { transcripts } = options;
   const preHandler = authenticate(options.tokens);
-  const base = { tags: ['transcripts'], security: [{ bearer: [] }], params: IdParams };
+  const base = { tags: ['transcripts'], params: IdParams };
 
   app.get(
     '/api/recordings/:id/transcript',
@@ -41,14 +42,24 @@ export const transcriptsRoutes: FastifyPluginAsyncTypebox<TranscriptsRoutesOptio
       preHandler,
       schema: {
         ...base,
+        operationId: 'getTranscript',
         summary: "A recording's transcript: JSON segments, SubRip or WebVTT",
         description:
           'JSON: status, provider, model, language and the segments with start and end in seconds. With ' +
           '`?format=srt` or `?format=vtt` (or Accept: application/x-subrip or text/vtt) the segments as a ' +
           'subtitle file; 409 while there are none yet.',
         querystring: TranscriptQuery,
-        produces: ['application/json', 'application/x-subrip', 'text/vtt'],
-        response: { 200: Type.Union([TranscriptJson, Subtitles]), ...errors },
+        response: {
+          200: {
+            description: 'The transcript, as JSON or as the subtitle format asked for',
+            content: {
+              'application/json': { schema: ref(TranscriptJson) },
+              'application/x-subrip': { schema: Subtitles },
+              'text/vtt': { schema: Subtitles },
+            },
+          },
+          ...failures,
+        },
       },
     },
     async (request, reply) => {
@@ -78,13 +89,14 @@ export const transcriptsRoutes: FastifyPluginAsyncTypebox<TranscriptsRoutesOptio
       preHandler,
       schema: {
         ...base,
+        operationId: 'requestTranscript',
         summary: 'Transcribe a ready recording (again)',
         description:
           'Queues a transcript: 202 with status `pending` (or the one already pending or being made). A ' +
           'finished transcript stays readable until the new one replaces it. 409 while the recording is not ' +
           'ready; 503 `transcription_unavailable` when the server has no provider (the message names the ' +
           'variables to set); 429 past the per-user queue limit.',
-        response: { 202: TranscriptJson, ...errors },
+        response: { 202: response('Queued: the transcript with status `pending`', TranscriptJson), ...failures },
       },
     },
     async (request, reply) =>

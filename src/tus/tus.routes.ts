@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { TokenService } from '../auth/tokens.ts';
 import { authenticate } from '../http/authenticate.ts';
-import { ErrorJson } from '../recordings/recordings.schemas.ts';
+import { errors } from '../http/openapi.ts';
 import { Text } from '../text-policy.ts';
 import { RECORDING_ID_HEADER, TUS_PATH, type TusAnswer, type TusService } from './tus.service.ts';
 
@@ -46,8 +46,7 @@ const empty = (description: string, headers: Record<string, string> = {}) =>
       Object.entries(headers).map(([name, about]) => [name, { type: 'string', description: about }]),
     ),
   });
-const errors = { 400: ErrorJson, 401: ErrorJson, 403: ErrorJson, 404: ErrorJson, 412: ErrorJson, 503: ErrorJson };
-const security = [{ bearer: [] }];
+const failures = errors(400, 401, 403, 404, 412, 503);
 const tags = ['uploads'];
 
 /** Sends the library's answer through Fastify, so the app's hooks (node header, logging) see it. */
@@ -70,6 +69,8 @@ export const tusRoutes: FastifyPluginAsyncTypebox<TusRoutesOptions> = async (app
   const discovery = {
     schema: {
       tags,
+      operationId: 'discoverTus',
+      security: [],
       summary: 'tus discovery: version, extensions and the size limit',
       description:
         'Answers 204 with `Tus-Version: 1.0.0`, `Tus-Extension: creation,creation-with-upload,termination,expiration` ' +
@@ -96,7 +97,7 @@ export const tusRoutes: FastifyPluginAsyncTypebox<TusRoutesOptions> = async (app
       preHandler: auth,
       schema: {
         tags,
-        security,
+        operationId: 'createTusUpload',
         summary: 'Create a resumable upload (tus creation)',
         description:
           'Declares the file’s size (`Upload-Length`) and metadata; answers 201 with the upload’s URL in ' +
@@ -112,13 +113,8 @@ export const tusRoutes: FastifyPluginAsyncTypebox<TusRoutesOptions> = async (app
             'Upload-Offset': 'bytes stored, when the request carried some',
             [RECORDING_ID_HEADER]: 'when this request completed the upload: the recording it became',
           }),
-          ...errors,
-          409: ErrorJson,
-          413: ErrorJson,
-          415: ErrorJson,
-          422: ErrorJson,
-          429: ErrorJson,
-          507: ErrorJson,
+          ...failures,
+          ...errors(409, 413, 415, 422, 429, 507),
         },
       },
     },
@@ -133,7 +129,7 @@ export const tusRoutes: FastifyPluginAsyncTypebox<TusRoutesOptions> = async (app
       config: { swagger: { exposeHeadRoute: true } },
       schema: {
         tags,
-        security,
+        operationId: 'getTusUploadOffset',
         summary: 'How much of the upload is stored (tus offset)',
         description:
           'Answers 200 with `Upload-Offset` (bytes stored: resume there), `Upload-Length` and `Upload-Metadata`, ' +
@@ -147,8 +143,8 @@ export const tusRoutes: FastifyPluginAsyncTypebox<TusRoutesOptions> = async (app
             'Upload-Metadata': 'as sent at creation',
             [RECORDING_ID_HEADER]: 'once every byte is stored: the recording the upload became',
           }),
-          ...errors,
-          410: ErrorJson,
+          ...failures,
+          ...errors(410),
         },
       },
     },
@@ -161,7 +157,7 @@ export const tusRoutes: FastifyPluginAsyncTypebox<TusRoutesOptions> = async (app
       preHandler: auth,
       schema: {
         tags,
-        security,
+        operationId: 'appendTusUpload',
         summary: 'Append bytes at the upload’s offset (tus PATCH)',
         description:
           'The body (`application/offset+octet-stream`) is written at `Upload-Offset`, which must be the ' +
@@ -180,12 +176,8 @@ export const tusRoutes: FastifyPluginAsyncTypebox<TusRoutesOptions> = async (app
             [RECORDING_ID_HEADER]: 'when this request completed the upload: the recording it became',
             Location: 'with it: /api/recordings/{id}',
           }),
-          ...errors,
-          409: ErrorJson,
-          410: ErrorJson,
-          413: ErrorJson,
-          415: ErrorJson,
-          507: ErrorJson,
+          ...failures,
+          ...errors(409, 410, 413, 415, 507),
         },
       },
     },
@@ -198,13 +190,13 @@ export const tusRoutes: FastifyPluginAsyncTypebox<TusRoutesOptions> = async (app
       preHandler: auth,
       schema: {
         tags,
-        security,
+        operationId: 'cancelTusUpload',
         summary: 'Cancel an unfinished upload (tus termination)',
         description:
           'Removes the upload and its bytes: 204. A finished upload is a recording: 409 (delete the recording).',
         params: Params,
         headers: RequestHeaders.other,
-        response: { 204: empty('Removed'), ...errors, 409: ErrorJson },
+        response: { 204: empty('Removed'), ...failures, ...errors(409) },
       },
     },
     async (request, reply) => send(reply, await tus.handle(request, reply, request.user, request.params.id)),

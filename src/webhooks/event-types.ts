@@ -5,7 +5,9 @@ export const EVENT_DESCRIPTIONS = {
   'recording.started': 'a recording was created (an upload stored, a stream or a live recording begun)',
   'recording.ready': 'its audio is ready: audio_url and audio_sha256 are set',
   'recording.failed': 'processing failed for good (error_code and error say why)',
-  'recording.deleted': 'it was deleted (also an upload refused while its request waited)',
+  'recording.trashed': 'it was moved to the trash: gone from lists and reads, restorable until purge',
+  'recording.restored': 'it was taken out of the trash, as it is now',
+  'recording.deleted': 'it was deleted for good: from the trash, or an upload refused while its request waited',
   'transcript.ready': 'a transcript of it is ready',
 } satisfies Record<RecordingEventType, string>;
 

@@ -9,8 +9,9 @@ import { TEST_EVENT } from './event-types.ts';
 
 export function recordingPayload(event: RecordingEvent, version: number, publicUrl: string, at: Date): string {
   const { recording } = event;
+  // A link only where it can be followed: not once deleted, nor while in the trash (the audio is 404).
   const audioUrl =
-    event.type !== 'recording.deleted' && recording.status === 'ready'
+    event.type !== 'recording.deleted' && !recording.deleted_at && recording.status === 'ready'
       ? `${publicUrl}/api/recordings/${encodeURIComponent(recording.id)}/audio`
       : null;
   return JSON.stringify({

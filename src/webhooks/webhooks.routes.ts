@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { ErrorSchema } from '../auth/auth.schemas.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { errors as errorResponses, noContent, response } from '../http/openapi.ts';
 import { toDeliveryJson, toEndpointJson } from './webhooks.json.ts';
 import {
   CreateEndpointBody,
@@ -34,24 +33,14 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
   app.addHook('preHandler', authenticate(tokens));
 
   const tags = ['webhooks'];
-  const security = [{ bearer: [] }];
-  const errors = {
-    400: ErrorSchema,
-    401: ErrorSchema,
-    403: ErrorSchema,
-    404: ErrorSchema,
-    409: ErrorSchema,
-    413: ErrorSchema,
-    415: ErrorSchema,
-    422: ErrorSchema,
-  };
+  const errors = errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 503);
 
   app.post(
     '/:id/webhooks',
     {
       schema: {
         tags,
-        security,
+        operationId: 'createWebhookEndpoint',
         summary: 'Add a webhook endpoint (owner or admin)',
         description:
           'Events of the organisation are POSTed to `url`, signed per the Standard Webhooks spec with the ' +
@@ -59,7 +48,10 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
           '(422 otherwise, unless the server allows private networks). At most 20 endpoints per organisation (409).',
         params: OrgParams,
         body: CreateEndpointBody,
-        response: { 201: EndpointWithSecret, ...errors },
+        response: {
+          201: response('Created: the endpoint and its secret, shown this once', EndpointWithSecret),
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
@@ -73,10 +65,10 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     {
       schema: {
         tags,
-        security,
+        operationId: 'listWebhookEndpoints',
         summary: "The organisation's webhook endpoints (owner or admin; never their secrets)",
         params: OrgParams,
-        response: { 200: EndpointList, ...errors },
+        response: { 200: response('The endpoints', EndpointList), ...errors },
       },
     },
     async (request) => ({
@@ -89,10 +81,10 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     {
       schema: {
         tags,
-        security,
+        operationId: 'getWebhookEndpoint',
         summary: 'A webhook endpoint (owner or admin)',
         params: EndpointParams,
-        response: { 200: EndpointJson, ...errors },
+        response: { 200: response('The endpoint', EndpointJson), ...errors },
       },
     },
     async (request) => toEndpointJson(await webhooks.get(request.user, request.params.id, request.params.endpointId)),
@@ -103,14 +95,14 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     {
       schema: {
         tags,
-        security,
+        operationId: 'updateWebhookEndpoint',
         summary: 'Change a webhook endpoint: URL, description, events; disable or enable it (owner or admin)',
         description:
           'Disabling cancels its pending deliveries; enabling sends the events that happen from then on ' +
           '(resend earlier ones from the delivery log). A receiver answering 410 Gone disables it too.',
         params: EndpointParams,
         body: UpdateEndpointBody,
-        response: { 200: EndpointJson, ...errors },
+        response: { 200: response('The endpoint as it is now', EndpointJson), ...errors },
       },
     },
     async (request) =>
@@ -122,10 +114,10 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     {
       schema: {
         tags,
-        security,
+        operationId: 'deleteWebhookEndpoint',
         summary: 'Delete a webhook endpoint and its delivery log (owner or admin)',
         params: EndpointParams,
-        response: { 204: Type.Null(), ...errors },
+        response: { 204: noContent('Deleted'), ...errors },
       },
     },
     async (request, reply) => {
@@ -139,7 +131,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     {
       schema: {
         tags,
-        security,
+        operationId: 'rotateWebhookSecret',
         summary: 'Give the endpoint a new secret, returned once (owner or admin)',
         description:
           'The old secret keeps signing beside the new one for `overlap_seconds` (default a day): each ' +
@@ -147,7 +139,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
           'so the receiver can switch to the new secret at any time within the overlap. Send `{}` for the default.',
         params: EndpointParams,
         body: RotateBody,
-        response: { 200: EndpointWithSecret, ...errors },
+        response: { 200: response('The endpoint and its new secret, shown this once', EndpointWithSecret), ...errors },
       },
     },
     async (request) => {
@@ -166,7 +158,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     {
       schema: {
         tags,
-        security,
+        operationId: 'listWebhookDeliveries',
         summary: "The endpoint's delivery log, newest first (owner or admin)",
         description:
           'One entry per message sent (or to be sent) to the endpoint: event, status (pending, delivered, ' +
@@ -174,7 +166,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
           '`next_cursor` back as `before` for the next page.',
         params: EndpointParams,
         querystring: DeliveriesQuery,
-        response: { 200: DeliveryList, ...errors },
+        response: { 200: response('A page of the delivery log', DeliveryList), ...errors },
       },
     },
     async (request) => {
@@ -188,13 +180,13 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     {
       schema: {
         tags,
-        security,
+        operationId: 'resendWebhookDelivery',
         summary: 'Send a message again (owner or admin)',
         description:
           'A new delivery of the same message to this endpoint, with the same `webhook-id` (receivers that ' +
           'already processed it can tell). 409 when the endpoint is disabled.',
         params: DeliveryParams,
-        response: { 202: DeliveryJson, ...errors },
+        response: { 202: response('The new delivery, queued', DeliveryJson), ...errors },
       },
     },
     async (request, reply) => {
@@ -208,10 +200,10 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<WebhooksRoutesOptions> = 
     {
       schema: {
         tags,
-        security,
+        operationId: 'testWebhookEndpoint',
         summary: 'Send a `webhook.test` event to this endpoint (owner or admin)',
         params: EndpointParams,
-        response: { 202: DeliveryJson, ...errors },
+        response: { 202: response('The test delivery, queued', DeliveryJson), ...errors },
       },
     },
     async (request, reply) =>

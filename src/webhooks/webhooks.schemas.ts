@@ -3,6 +3,7 @@
  * web page takes its types from them (`import type`, so nothing of this file reaches the browser bundle).
  */
 import { type Static, Type } from 'typebox';
+import { ref } from '../http/openapi.ts';
 import { Text } from '../text-policy.ts';
 import { EVENT_DESCRIPTIONS, EVENT_TYPES } from './event-types.ts';
 
@@ -24,31 +25,40 @@ const EventTypes = Type.Array(EventType, {
   description: 'The events this endpoint receives (default: all)',
 });
 
-export const EndpointJson = Type.Object({
-  id: Type.String(),
-  org_id: Type.String(),
-  url: Type.String(),
-  description: Type.String(),
-  event_types: Type.Array(EventType),
-  enabled: Type.Boolean(),
-  disabled_reason: Nullable(Type.String({ description: 'Why it is disabled: by a person, or by a 410 Gone' })),
-  previous_secret_until: Nullable(
-    Type.String({ format: 'date-time', description: 'After a rotation: the old secret signs too until then' }),
-  ),
-  created_at: Time,
-  updated_at: Time,
-});
+export const EndpointJson = Type.Object(
+  {
+    id: Type.String(),
+    org_id: Type.String(),
+    url: Type.String(),
+    description: Type.String(),
+    event_types: Type.Array(EventType),
+    enabled: Type.Boolean(),
+    disabled_reason: Nullable(Type.String({ description: 'Why it is disabled: by a person, or by a 410 Gone' })),
+    previous_secret_until: Nullable(
+      Type.String({ format: 'date-time', description: 'After a rotation: the old secret signs too until then' }),
+    ),
+    created_at: Time,
+    updated_at: Time,
+  },
+  { $id: 'WebhookEndpoint', description: 'A URL that receives the events of an organisation' },
+);
 export type EndpointJson = Static<typeof EndpointJson>;
 
-export const EndpointWithSecret = Type.Object({
-  endpoint: EndpointJson,
-  secret: Type.String({
-    description: 'The signing secret (whsec_…), shown this once: verify each delivery with it (docs/integrations.md)',
-  }),
-});
+export const EndpointWithSecret = Type.Object(
+  {
+    endpoint: ref(EndpointJson),
+    secret: Type.String({
+      description: 'The signing secret (whsec_…), shown this once: verify each delivery with it (docs/integrations.md)',
+    }),
+  },
+  { $id: 'WebhookEndpointWithSecret', description: 'An endpoint and its signing secret, shown once' },
+);
 export type EndpointWithSecret = Static<typeof EndpointWithSecret>;
 
-export const EndpointList = Type.Object({ endpoints: Type.Array(EndpointJson) });
+export const EndpointList = Type.Object(
+  { endpoints: Type.Array(ref(EndpointJson)) },
+  { $id: 'WebhookEndpointList', description: "An organisation's webhook endpoints" },
+);
 
 const Url = Text('display', {
   minLength: 1,
@@ -85,31 +95,37 @@ export const RotateBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const DeliveryJson = Type.Object({
-  id: Type.String(),
-  endpoint_id: Type.String(),
-  message_id: Type.String({ description: 'The webhook-id header: the same on every retry and resend' }),
-  event_type: Type.String(),
-  recording_id: Nullable(Type.String()),
-  version: Nullable(Type.Integer({ description: "The recording's event version (only grows)" })),
-  status: Type.Union([
-    Type.Literal('pending'),
-    Type.Literal('delivered'),
-    Type.Literal('failed'),
-    Type.Literal('cancelled'),
-  ]),
-  attempts: Type.Integer(),
-  next_attempt_at: Nullable(Time),
-  last_attempt_at: Nullable(Time),
-  last_status_code: Nullable(Type.Integer({ description: "The receiver's HTTP status at the last attempt" })),
-  last_error: Nullable(Type.String()),
-  last_duration_ms: Nullable(Type.Integer()),
-  created_at: Time,
-  delivered_at: Nullable(Time),
-});
+export const DeliveryJson = Type.Object(
+  {
+    id: Type.String(),
+    endpoint_id: Type.String(),
+    message_id: Type.String({ description: 'The webhook-id header: the same on every retry and resend' }),
+    event_type: Type.String(),
+    recording_id: Nullable(Type.String()),
+    version: Nullable(Type.Integer({ description: "The recording's event version (only grows)" })),
+    status: Type.Union([
+      Type.Literal('pending'),
+      Type.Literal('delivered'),
+      Type.Literal('failed'),
+      Type.Literal('cancelled'),
+    ]),
+    attempts: Type.Integer(),
+    next_attempt_at: Nullable(Time),
+    last_attempt_at: Nullable(Time),
+    last_status_code: Nullable(Type.Integer({ description: "The receiver's HTTP status at the last attempt" })),
+    last_error: Nullable(Type.String()),
+    last_duration_ms: Nullable(Type.Integer()),
+    created_at: Time,
+    delivered_at: Nullable(Time),
+  },
+  { $id: 'WebhookDelivery', description: 'One message sent, or to be sent, to an endpoint' },
+);
 export type DeliveryJson = Static<typeof DeliveryJson>;
 
-export const DeliveryList = Type.Object({ items: Type.Array(DeliveryJson), next_cursor: Nullable(Type.String()) });
+export const DeliveryList = Type.Object(
+  { items: Type.Array(ref(DeliveryJson)), next_cursor: Nullable(Type.String()) },
+  { $id: 'WebhookDeliveryPage', description: "A page of an endpoint's delivery log, newest first" },
+);
 export type DeliveryList = Static<typeof DeliveryList>;
 
 export const DeliveriesQuery = Type.Object({

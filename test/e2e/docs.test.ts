@@ -1,14 +1,16 @@
 /**
  * The API documentation page (Swagger UI at /docs) in a real browser, under its Content-Security-Policy:
- * it renders the operations, "Try it out" reaches the API, and the browser reports no CSP violation
- * (an upgrade of @fastify/swagger-ui that needs another inline style or script fails here).
+ * it renders the operations, "Try it out" reaches the API (an upload included, through the documented
+ * multipart body), and the browser reports no CSP violation (an upgrade of @fastify/swagger-ui that
+ * needs another inline style or script fails here).
  */
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers.ts';
-import { launchBrowser, longSpeechWav, watchConsole } from './browser.ts';
+import { api, registerUser, startTestServer, type TestServer } from '../helpers.ts';
+import { FIXTURES, launchBrowser, longSpeechWav, watchConsole } from './browser.ts';
 
 describe('API docs page', () => {
   let server: TestServer;
@@ -59,6 +61,23 @@ describe('API docs page', () => {
       .first()
       .click();
     await page.locator('.modal-ux').waitFor();
+    // Sign in through the dialog with an access token, then upload a file with "Try it out".
+    const user = await registerUser(server);
+    await page.locator('.modal-ux input').fill(user.token);
+    await page.locator('.modal-ux').getByRole('button', { name: 'Apply credentials' }).click();
+    await page.locator('.modal-ux').getByRole('button', { name: 'Close', exact: true }).click();
+    const upload = page.locator('.opblock', { hasText: '/api/recordings/upload' });
+    await upload.locator('.opblock-summary').click();
+    await upload.getByRole('button', { name: 'Try it out' }).click();
+    await upload.locator('tr[data-param-name="name"] input').fill('From the docs');
+    await upload.locator('input[type=file]').setInputFiles(path.join(FIXTURES, 'speech.ogg'));
+    await upload.getByRole('button', { name: 'Execute' }).click();
+    await upload.locator('.live-responses-table .response-col_status', { hasText: /^\s*20[12]\s*$/ }).waitFor();
+    const listed = await api(server, 'GET', '/api/recordings', { token: user.token });
+    assert.deepEqual(
+      listed.body.items.map((recording: { name: string }) => recording.name),
+      ['From the docs'],
+    );
     assert.deepEqual(violations, []);
     assert.deepEqual(
       problems.filter((line) => /Content Security Policy/.test(line)),

@@ -9,125 +9,34 @@
  * pair in storage adopts it instead of spending its own (now stale) refresh token.
  */
 
-export interface User {
-  id: string;
-  email: string;
-  name: string | null;
-  personal_org_id: string;
-}
+import type { components } from './api-types.ts';
 
-export type Role = 'owner' | 'admin' | 'member';
-
-export interface Org {
-  id: string;
-  name: string;
-  role: Role;
-  personal: boolean;
-}
-
-export interface Me extends User {
-  orgs: Org[];
-}
-
-export interface Member {
-  user_id: string;
-  email: string;
-  name: string | null;
-  role: Role;
-}
-
+/**
+ * The API's JSON shapes, generated from the server's OpenAPI document into api-types.ts
+ * (`npm run api-types`; a test fails when it is out of date): never copied by hand.
+ */
+type Schemas = components['schemas'];
+export type User = Schemas['User'];
+export type Me = Schemas['Me'];
+export type Org = Schemas['Organisation'];
+export type Role = Org['role'];
+export type Member = Schemas['Member'];
 /** A pending invitation, as an org's admins and the invitee see it (never its token). */
-export interface Invitation {
-  id: string;
-  org_id: string;
-  org_name: string;
-  email: string;
-  role: Role;
-  inviter_email: string;
-  inviter_name: string | null;
-  created_at: string;
-  expires_at: string;
-}
-
+export type Invitation = Schemas['Invitation'];
 /** Earshot sends no e-mail: the invite link's token comes back to the inviter, once. */
-export interface InviteResult {
-  invitation: Invitation;
-  delivery: { via: 'inviter'; token: string };
-}
-
-export type Scope = 'read' | 'record' | 'admin';
-
+export type InviteResult = Schemas['InviteResult'];
 /** An organisation's API key as its owners and admins see it (never its secret). */
-export interface ApiKey {
-  id: string;
-  org_id: string;
-  name: string;
-  scopes: Scope[];
-  /** `esk_<id>`: the start of the token, to recognise it. */
-  prefix: string;
-  creator_id: string;
-  creator_email: string;
-  creator_name: string | null;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-}
-
-export type RecordingStatus = 'receiving' | 'processing' | 'ready' | 'failed';
-
-export interface Recording {
-  id: string;
-  org_id: string;
-  name: string;
-  meeting_link: string | null;
-  source: 'upload' | 'stream' | 'live';
-  status: RecordingStatus;
-  progress: number | null;
-  error: string | null;
-  duration_sec: number | null;
-  size_bytes: number | null;
-  codec: string | null;
-  sample_rate: number | null;
-  channels: number | null;
-  bitrate: number | null;
-  created_at: string;
-  finished_at: string | null;
-  filename: string | null;
-}
-
-/** A recording in the trash: who deleted it, when, and when it will be deleted for good. */
-export interface TrashedRecording extends Recording {
-  deleted_at: string;
-  deleted_by: { id: string; email: string; name: string | null } | null;
-  purge_at: string;
-}
-
-export type TranscriptStatus = 'none' | 'pending' | 'processing' | 'ready' | 'failed';
-
+export type ApiKey = Schemas['ApiKey'];
+export type Scope = ApiKey['scopes'][number];
+export type Recording = Schemas['Recording'];
+export type RecordingStatus = Recording['status'];
 /** A recording's transcript: the latest request's status and the last finished segments (seconds). */
-export interface Transcript {
-  recording_id: string;
-  status: TranscriptStatus;
-  /** The server has a transcription provider. */
-  available: boolean;
-  provider: string | null;
-  language: string | null;
-  error: string | null;
-  segments: { start: number; end: number; text: string }[];
-}
-
-export interface OrgSettings {
-  auto_transcribe: boolean;
-  /** Days a deleted recording stays in the trash. */
-  trash_retention_days: number;
-}
-
-interface TokenPair {
-  access_token: string;
-  token_type: string;
-  expires_in: number;
-  refresh_token: string;
-}
+export type Transcript = Schemas['Transcript'];
+export type TranscriptStatus = Transcript['status'];
+export type OrgSettings = Schemas['OrgSettings'];
+type TokenPair = Schemas['TokenPair'];
+/** A recording in the trash: who deleted it, when, and when it will be deleted for good. */
+export type TrashedRecording = Schemas['TrashedRecording'];
 
 interface StoredSession {
   access_token: string;

@@ -195,7 +195,6 @@ export function orgsView(
         membersMessage.show(error instanceof ApiError ? error.message : String(error));
       }
     });
-    const joined = (member as Member & { joined_at?: string }).joined_at;
     const isMe = member.user_id === me.id;
     return h(
       'li',
@@ -205,7 +204,7 @@ export function orgsView(
         { class: 'member-who' },
         h('strong', null, member.name || member.email, isMe ? ' (you)' : ''),
         member.name ? h('small', null, member.email) : null,
-        joined ? h('small', null, `Joined ${formatDate(joined)}`) : null,
+        h('small', null, `Joined ${formatDate(member.joined_at)}`),
       ),
       h('span', { class: 'badge' }, ROLE_TEXT[member.role] ?? member.role),
       !org.personal && canManage && !isMe ? remove : null,

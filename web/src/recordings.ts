@@ -185,7 +185,7 @@ export function recordingsPanel(api: ApiClient, options: RecordingsPanelOptions)
     );
     const extra: HTMLElement[] = [];
     if (recording.status === 'processing') {
-      const percent = Math.round(Math.min(1, recording.progress ?? 0) * 100);
+      const percent = Math.round(Math.min(1, recording.progress) * 100);
       extra.push(h('progress', { max: 100, value: percent, 'aria-label': `Processing ${recording.name}` }));
     }
     if (recording.status === 'failed' && recording.error) {

@@ -147,7 +147,7 @@ export function uploadPanel(
       // The server is still converting it: follow its progress.
       while (recording.status === 'processing' || recording.status === 'receiving') {
         // progress is a fraction, 0 to 1
-        setProgress('Processing', Math.min(100, (recording.progress ?? 0) * 100));
+        setProgress('Processing', Math.min(100, recording.progress * 100));
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         try {
           recording = await api.recording(recording.id);
