@@ -3,6 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { nowIso } from '../db/index.ts';
 import type { Database, Recording, RecordingSource, RecordingStatus, RecordingUpdate } from '../db/schema.ts';
+import type { PagePosition } from '../http/page-cursor.ts';
 import { matchesSearch, searchPattern } from '../transcripts/transcripts.repo.ts';
 
 export interface NewRecordingInput {
@@ -25,7 +26,7 @@ export interface ListQuery {
   orgIds: string[];
   limit: number;
   /** Opaque position from the previous page (created_at and id of its last row). */
-  before?: { createdAt: string; id: string };
+  before?: PagePosition;
   /** Only recordings whose name or transcript contains this (case-insensitive). */
   search?: string;
 }
@@ -37,7 +38,7 @@ export interface TrashQuery {
   orgIds: string[];
   limit: number;
   /** Opaque position from the previous page (deleted_at and id of its last row). */
-  before?: { deletedAt: string; id: string };
+  before?: PagePosition;
 }
 
 /** Fields a fenced update may change: everything but identity and the epoch itself. */
@@ -151,8 +152,8 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
       if (before) {
         query = query.where((eb) =>
           eb.or([
-            eb('created_at', '<', before.createdAt),
-            eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+            eb('created_at', '<', before.at),
+            eb.and([eb('created_at', '=', before.at), eb('id', '<', before.id)]),
           ]),
         );
       }
@@ -212,8 +213,8 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
       if (before) {
         query = query.where((eb) =>
           eb.or([
-            eb('recordings.deleted_at', '<', before.deletedAt),
-            eb.and([eb('recordings.deleted_at', '=', before.deletedAt), eb('recordings.id', '<', before.id)]),
+            eb('recordings.deleted_at', '<', before.at),
+            eb.and([eb('recordings.deleted_at', '=', before.at), eb('recordings.id', '<', before.id)]),
           ]),
         );
       }

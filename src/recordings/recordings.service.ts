@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
+import { decodePageCursor, encodePageCursor } from '../http/page-cursor.ts';
 import type { OrgAccess, OrgAction } from '../orgs/access.ts';
 import type { BlobInfo, BlobStore } from '../storage/blob-store.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -25,20 +26,6 @@ export interface AudioHandle {
   read(range?: { start: number; end: number }): Promise<Readable>;
   /** A short-lived URL serving the file directly, when the store can give one. */
   signedUrl(options: { expiresInSec: number; contentDisposition: string }): Promise<string | undefined>;
-}
-
-function encodeCursor(recording: Recording): string {
-  return Buffer.from(JSON.stringify([recording.created_at, recording.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'string' && typeof value[1] === 'string') {
-      return { createdAt: value[0], id: value[1] };
-    }
-  } catch {}
-  throw new AppError('validation_failed', '"before" is not a cursor this server returned (use next_cursor)');
 }
 
 /** Reading, renaming and deleting recordings, and serving their audio, for a person or an API key. */
@@ -85,12 +72,15 @@ export function createRecordingsService(deps: RecordingsServiceDeps) {
       const rows = await repo.list({
         orgIds,
         limit: query.limit + 1,
-        ...(query.before ? { before: decodeCursor(query.before) } : {}),
+        ...(query.before ? { before: decodePageCursor(query.before) } : {}),
         ...(query.q?.trim() ? { search: query.q.trim() } : {}),
       });
       const items = rows.slice(0, query.limit);
       const last = items.at(-1);
-      return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
+      return {
+        items,
+        nextCursor: rows.length > query.limit && last ? encodePageCursor({ at: last.created_at, id: last.id }) : null,
+      };
     },
 
     async rename(actor: Principal, id: string, name: string): Promise<Recording> {

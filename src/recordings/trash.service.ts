@@ -7,6 +7,7 @@
 import type { Principal } from '../auth/principal.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
+import { decodePageCursor, encodePageCursor, type PagePosition } from '../http/page-cursor.ts';
 import { allows, type OrgAccess, type OrgGrant, recordingManageAction } from '../orgs/access.ts';
 import type { OrgSettingsRepo } from '../orgs/settings.repo.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -36,20 +37,6 @@ const BATCH = 100;
 
 const purgeTime = (deletedAt: string, retentionDays: number) =>
   new Date(Date.parse(deletedAt) + retentionDays * DAY_MS).toISOString();
-
-function encodeCursor(recording: Recording): string {
-  return Buffer.from(JSON.stringify([recording.deleted_at, recording.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { deletedAt: string; id: string } {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'string' && typeof value[1] === 'string') {
-      return { deletedAt: value[0], id: value[1] };
-    }
-  } catch {}
-  throw new AppError('validation_failed', '"before" is not a cursor this server returned (use next_cursor)');
-}
 
 export function createTrashService(deps: TrashServiceDeps) {
   const { repo, lifecycle, orgAccess, settings } = deps;
@@ -88,7 +75,7 @@ export function createTrashService(deps: TrashServiceDeps) {
       const rows = await repo.listTrash({
         orgIds: await orgIdsFor(actor, query.orgId),
         limit: query.limit + 1,
-        ...(query.before ? { before: decodeCursor(query.before) } : {}),
+        ...(query.before ? { before: decodePageCursor(query.before) } : {}),
       });
       const retention = retentions();
       const items = await Promise.all(
@@ -98,7 +85,13 @@ export function createTrashService(deps: TrashServiceDeps) {
         })),
       );
       const last = items.at(-1);
-      return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last.recording) : null };
+      return {
+        items,
+        nextCursor:
+          rows.length > query.limit && last
+            ? encodePageCursor({ at: last.recording.deleted_at!, id: last.recording.id })
+            : null,
+      };
     },
 
     /** Undoes a delete. 409 when the recording is not in the trash. */
@@ -124,7 +117,7 @@ export function createTrashService(deps: TrashServiceDeps) {
       for (const id of await orgIdsFor(actor, orgId)) grants.set(id, await orgAccess.require(actor, id, 'use'));
       let deleted = 0;
       let kept = 0;
-      let before: { deletedAt: string; id: string } | undefined;
+      let before: PagePosition | undefined;
       for (;;) {
         const rows = await repo.listTrash({ orgIds: [...grants.keys()], limit: BATCH, ...(before ? { before } : {}) });
         for (const recording of rows) {
@@ -134,7 +127,7 @@ export function createTrashService(deps: TrashServiceDeps) {
         }
         const last = rows.at(-1);
         if (rows.length < BATCH || !last) return { deleted, kept };
-        before = { deletedAt: last.deleted_at!, id: last.id };
+        before = { at: last.deleted_at!, id: last.id };
       }
     },
 

@@ -3,6 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Db, DbDialect } from '../db/index.ts';
 import { nowIso } from '../db/index.ts';
 import type { Database, WebhookDelivery, WebhookEndpoint, WebhookMessage } from '../db/schema.ts';
+import type { PagePosition } from '../http/page-cursor.ts';
 
 /** A delivery claimed for one attempt, with what the attempt needs. */
 export interface ClaimedDelivery {
@@ -199,13 +200,13 @@ export function createWebhooksRepo(db: Db, dialect: DbDialect, nodeId: string) {
 
     // ---- the delivery log ----
 
-    listDeliveries: (endpointId: string, limit: number, before?: { createdAt: string; id: string }) => {
+    listDeliveries: (endpointId: string, limit: number, before?: PagePosition) => {
       let query = deliveryView(db).where('d.endpoint_id', '=', endpointId);
       if (before) {
         query = query.where((eb) =>
           eb.or([
-            eb('d.created_at', '<', before.createdAt),
-            eb.and([eb('d.created_at', '=', before.createdAt), eb('d.id', '<', before.id)]),
+            eb('d.created_at', '<', before.at),
+            eb.and([eb('d.created_at', '=', before.at), eb('d.id', '<', before.id)]),
           ]),
         );
       }

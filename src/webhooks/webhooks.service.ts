@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { WebhookEndpoint } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { RecordingEventType } from '../events/recording-events.ts';
+import { decodePageCursor, encodePageCursor } from '../http/page-cursor.ts';
 import type { OrgAccess } from '../orgs/access.ts';
 import type { AddressGuard } from './address-guard.ts';
 import { EVENT_TYPES, TEST_EVENT } from './event-types.ts';
@@ -26,20 +27,6 @@ export interface WebhooksServiceDeps {
   guard: AddressGuard;
   /** Tells this node's dispatcher a delivery was queued (others find it by polling). */
   wake: () => void;
-}
-
-function encodeCursor(delivery: DeliveryView): string {
-  return Buffer.from(JSON.stringify([delivery.created_at, delivery.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'string' && typeof value[1] === 'string') {
-      return { createdAt: value[0], id: value[1] };
-    }
-  } catch {}
-  throw new AppError('validation_failed', '"before" is not a cursor this server returned (use next_cursor)');
 }
 
 /** Managing an org's webhook endpoints and their delivery log: owners and admins (LEAST_ROLE.manageWebhooks). */
@@ -175,10 +162,14 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
       await endpointOf(actor, orgId, endpointId);
       const { limit } = query;
-      const before = query.before ? decodeCursor(query.before) : undefined;
+      const before = query.before ? decodePageCursor(query.before) : undefined;
       const items = await repo.listDeliveries(endpointId, limit + 1, before);
       const page = items.slice(0, limit);
-      return { items: page, nextCursor: items.length > limit ? encodeCursor(page.at(-1)!) : null };
+      return {
+        items: page,
+        nextCursor:
+          items.length > limit ? encodePageCursor({ at: page.at(-1)!.created_at, id: page.at(-1)!.id }) : null,
+      };
     },
 
     /** Sends a delivered, failed or cancelled message again: a new delivery with the same `webhook-id`. */
