@@ -215,6 +215,27 @@ export function createLifecycle(deps: LifecycleDeps) {
     return written;
   }
 
+  /** An upload's row, its processing job and its `recording.started`, in the caller's transaction. */
+  async function insertQueuedUpload(
+    trx: Transaction<Database>,
+    input: { id: string; orgId: string; userId: string; name: string; size: number },
+    inputKey: string,
+  ): Promise<Recording> {
+    const row = await repo.insert(trx, {
+      id: input.id,
+      orgId: input.orgId,
+      userId: input.userId,
+      name: input.name,
+      source: 'upload',
+      status: 'processing',
+      inputKey,
+      receivedBytes: input.size,
+    });
+    await jobs.enqueue(trx, { kind: 'process', recordingId: row.id, userId: row.user_id, orgId: row.org_id });
+    await sink.record(trx, { type: 'recording.started', recording: row });
+    return row;
+  }
+
   const lifecycle = {
     events,
 
@@ -225,21 +246,7 @@ export function createLifecycle(deps: LifecycleDeps) {
       await checkQueueQuota(input.userId);
       await blobs.putFile(inputKeys.upload(input.id), input.file);
       try {
-        const recording = await db.transaction().execute(async (trx) => {
-          const row = await repo.insert(trx, {
-            id: input.id,
-            orgId: input.orgId,
-            userId: input.userId,
-            name: input.name,
-            source: 'upload',
-            status: 'processing',
-            inputKey: INPUT_KINDS.upload,
-            receivedBytes: input.size,
-          });
-          await jobs.enqueue(trx, { kind: 'process', recordingId: row.id, userId: row.user_id, orgId: row.org_id });
-          await sink.record(trx, { type: 'recording.started', recording: row });
-          return row;
-        });
+        const recording = await db.transaction().execute((trx) => insertQueuedUpload(trx, input, INPUT_KINDS.upload));
         events.emit('queued');
         return recording;
       } catch (error) {
@@ -261,19 +268,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     ): Promise<Recording | undefined> {
       const recording = await db.transaction().execute(async (trx) => {
         if (!(await claim(trx))) return undefined;
-        const row = await repo.insert(trx, {
-          id: input.id,
-          orgId: input.orgId,
-          userId: input.userId,
-          name: input.name,
-          source: 'upload',
-          status: 'processing',
-          inputKey: INPUT_KINDS.tusUpload,
-          receivedBytes: input.size,
-        });
-        await jobs.enqueue(trx, { kind: 'process', recordingId: row.id, userId: row.user_id, orgId: row.org_id });
-        await sink.record(trx, { type: 'recording.started', recording: row });
-        return row;
+        return insertQueuedUpload(trx, input, INPUT_KINDS.tusUpload);
       });
       if (recording) events.emit('queued');
       return recording;
