@@ -1,4 +1,5 @@
 /** Public shapes of the media engine. Other modules code against these; add fields, don't rename. */
+import type { PcmFormat } from './input-format.ts';
 
 export interface AudioInfo {
   /** Demuxer short name, e.g. "ogg", "wav", "matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2". */
@@ -12,6 +13,11 @@ export interface AudioInfo {
   /** Average bits per second of the audio payload (file size based when the container doesn't say). */
   bitrate: number;
   sizeBytes: number;
+  /**
+   * How an output file was made from its input: `remux` when the client's Opus packets were copied as
+   * they are (src/media/remux/), `transcode` (or absent) when they were decoded and encoded again.
+   */
+  pipeline?: 'remux' | 'transcode';
 }
 
 export interface NormalizeOptions {
@@ -24,6 +30,8 @@ export interface NormalizeOptions {
    * time. Past it the job fails with media_too_long.
    */
   maxDurationSec?: number;
+  /** The input is raw PCM of this format (a live client declared it; it has no header to probe). */
+  pcm?: PcmFormat;
 }
 
 /** Options of a live session. */
@@ -37,6 +45,8 @@ export interface LiveOptions {
   startedAtMs?: number;
   /** Seconds of audio the session may be ahead of its wall time, on top of 10%. Default 30. */
   slackSec?: number;
+  /** The input is raw PCM of this format. */
+  pcm?: PcmFormat;
 }
 
 /**
