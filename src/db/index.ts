@@ -5,6 +5,7 @@ import * as accounts from './migrations/001_accounts.ts';
 import * as recordings from './migrations/002_recordings.ts';
 import * as invitations from './migrations/003_invitations.ts';
 import * as cluster from './migrations/004_cluster.ts';
+import * as liveFormats from './migrations/008_live_formats.ts';
 import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './sqlite-adapter.ts';
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '002_recordings': recordings,
   '003_invitations': invitations,
   '004_cluster': cluster,
+  '008_live_formats': liveFormats,
 };
 
 // BIGINT columns (byte counts) come back as strings from pg; every value we store fits a double.

@@ -102,6 +102,10 @@ export interface RecordingTable {
   error_code: string | null;
   /** SHA-256 (hex) of the finished audio file, for integrity checks by integrations. */
   audio_sha256: string | null;
+  /** Live recordings: the format the client declared (src/media/input-format.ts); null for a container. */
+  input_format: string | null;
+  /** How the finished file was made: `remux` (the client's Opus copied) or `transcode`. */
+  pipeline: 'remux' | 'transcode' | null;
 }
 
 export type JobKind = 'process';

@@ -12,15 +12,19 @@
  * renewal or commit is refused: it is fenced, closes its connection with 4409 and lets go of everything
  * without finishing anything.
  *
- * While recording, a live transcoder in a media worker reads the raw log as it grows, so the finished
- * file is ready moments after the end. If it fails (worker crash, pool full, a node that took over), the
- * recording carries on with the raw log alone and is processed from its segments by a job at the end.
+ * Each chunk also goes to the recording's LiveInput (live-input.ts), which decides how the file is made.
+ * Input that already is the stored format is remuxed there, in this process, and the file is ready when
+ * the client stops. Anything else is transcoded: a live transcoder in a media worker, opened when the
+ * input says so, reads the raw log as it grows, so the finished file is ready moments after the end. If
+ * it fails (worker crash, pool full, a node that took over), the recording carries on with the raw log
+ * alone and is processed from its segments by a job at the end.
  */
 import { open } from 'node:fs/promises';
 import type { Recording } from '../db/schema.ts';
 import type { ErrorCode } from '../errors.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { AudioInfo, LiveTranscoder } from '../media/types.ts';
+import type { LiveInput } from './live-input.ts';
 import { CloseCode } from './protocol.ts';
 import { RawLog } from './raw-log.ts';
 import type { AttachedClient, RecordingHandle, SavedResult } from './session.ts';
@@ -30,6 +34,8 @@ export const HIGH_WATER_BYTES = 1024 * 1024;
 export const LOW_WATER_BYTES = 256 * 1024;
 /** Largest segment written at once (a client catching up after a resume sends fast). */
 const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Raw log bytes read at a time when a recording's input is replayed (a takeover, a failed disk). */
+const REPLAY_BYTES = 256 * 1024;
 /** Retries of a finalisation that failed for a server reason (storage or database down). */
 const FINALISE_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
@@ -63,7 +69,14 @@ export interface LiveRecordingOptions {
   /** The lease epoch this node holds the recording at. */
   epoch: number;
   rawLogPath: string;
+  /** Where a live transcoder writes the file. */
   oggPath: string;
+  /** Where the input writes the remuxed file (or the Ogg of raw Opus packets to transcode). */
+  remuxPath: string;
+  /** A fresh input checker (the raw log is replayed through it when it is rebuilt). */
+  newInput: () => LiveInput;
+  /** A stream not recognised this long after its first byte is refused (fail fast). */
+  recogniseTimeoutMs: number;
   fsyncIntervalMs: number;
   commitIntervalMs: number;
   /** Lease renewals (a third of the lease). */
@@ -78,8 +91,11 @@ export interface LiveRecordingOptions {
   processingWaitMs: () => number;
   /** Bytes already in the object store (a recording taken over or recovered). */
   committed: number;
-  /** A transcoder promise (null: raw log only, e.g. after a crash or a takeover). */
-  transcoder: Promise<LiveTranscoder> | null;
+  /**
+   * Opens a live transcoder reading `input`, when the input must be transcoded (null: raw log only, e.g.
+   * after a crash or a takeover; a job transcodes the recording after it ends).
+   */
+  openTranscoder: ((input: string) => Promise<LiveTranscoder>) | null;
 }
 
 export type RecordingState = 'attached' | 'detached' | 'finalising' | 'finished' | 'fenced';
@@ -93,9 +109,13 @@ export class LiveRecording implements RecordingHandle {
   #log: RawLog;
   #state: RecordingState = 'detached';
   #client: AttachedClient | null = null;
+  #input: LiveInput;
+  /** The client's audio was refused (by the input checks or the transcoder): the recording fails. */
+  #refusal: AppError | undefined;
+  #transcoderStarted = false;
   #transcoder: LiveTranscoder | null = null;
   #transcoderError: unknown;
-  #transcodeChain: Promise<void>;
+  #transcodeChain: Promise<void> = Promise.resolve();
   #transcodePending = 0;
   /** Raw log length the transcoder has been told about (and accepted). */
   #advanced = 0;
@@ -107,6 +127,8 @@ export class LiveRecording implements RecordingHandle {
   #finalising: Promise<SavedResult> | undefined;
   /** The live transcode's result, once finished (kept across finalisation retries). */
   #transcoded: AudioInfo | undefined;
+  /** Storing the remuxed file failed: a retried finalisation leaves it to a job. */
+  #remuxLost = false;
 
   private constructor(options: LiveRecordingOptions, deps: LiveRecordingDeps, log: RawLog) {
     this.id = options.id;
@@ -116,16 +138,7 @@ export class LiveRecording implements RecordingHandle {
     this.#deps = deps;
     this.#log = log;
     this.#committed = options.committed;
-    // The transcoder opens while the client is told to start; audio written meanwhile waits for it.
-    this.#transcodeChain = (options.transcoder ?? Promise.reject(new Error('no live transcoder'))).then(
-      (transcoder) => {
-        this.#transcoder = transcoder;
-      },
-      (error: unknown) => {
-        if (options.transcoder) this.#transcoderFailed(error);
-        else this.#transcoderError = error;
-      },
-    );
+    this.#input = options.newInput();
     this.#timers.push(
       setTimeout(() => this.#limitReached('media_too_long'), options.maxDurationMs),
       setInterval(() => void this.#commit().catch(() => {}), options.commitIntervalMs),
@@ -141,6 +154,12 @@ export class LiveRecording implements RecordingHandle {
       onError: (error) => recording?.onLogError(error),
     });
     recording = new LiveRecording(options, deps, log);
+    try {
+      await recording.#replay();
+    } catch (error) {
+      await log.close().catch(() => {});
+      throw error;
+    }
     return recording;
   }
 
@@ -178,6 +197,10 @@ export class LiveRecording implements RecordingHandle {
         onDurable: (bytes) => this.onDurable(bytes),
         onError: (error) => this.onLogError(error),
       });
+      // The input read bytes that did not reach the disk: it reads the log again, as it is now.
+      await this.#input.close();
+      this.#input = this.#options.newInput();
+      await this.#replay();
     }
     const previous = this.#client;
     this.#clearGrace();
@@ -224,28 +247,95 @@ export class LiveRecording implements RecordingHandle {
       this.#limitReached('recording_too_large');
       return;
     }
+    if (this.#log.length === 0) this.#armRecognition();
     const written = this.#log.append(chunk);
     void written.then(() => this.#checkPressure());
-    if (this.#transcoderError === undefined) {
-      this.#transcodePending += chunk.length;
-      this.#transcodeChain = this.#transcodeChain.then(async () => {
-        await written;
+    this.#read(chunk);
+    if (this.#transcoderStarted) this.#advance(written, chunk.length);
+    this.#checkPressure();
+  }
+
+  /** The input checks read the chunk; the transcoder starts when they say the input needs one. */
+  #read(chunk: Buffer): void {
+    if (this.#refusal) return;
+    try {
+      this.#input.push(chunk);
+    } catch (error) {
+      const refused = refusalOf(error);
+      if (!refused) throw error;
+      this.#refuse(refused);
+      return;
+    }
+    if (this.#input.pipeline === 'transcode') this.#startTranscoder();
+  }
+
+  /** Reads the raw log into a new input from its first byte (a recording taken over, a failed disk). */
+  async #replay(): Promise<void> {
+    const end = this.#log.length;
+    for (let at = 0; at < end && !this.#refusal; at += REPLAY_BYTES) {
+      this.#read(await readBytes(this.#options.rawLogPath, at, Math.min(end, at + REPLAY_BYTES)));
+    }
+    if (this.#transcoderStarted) this.#advance(Promise.resolve(), 0);
+  }
+
+  /** A stream not recognised within the timeout after its first byte is refused, whatever its bitrate. */
+  #armRecognition(): void {
+    const ms = this.#options.recogniseTimeoutMs;
+    this.#timers.push(
+      setTimeout(() => {
+        if (this.#input.recognised || !this.live) return;
+        this.#refuse(
+          new AppError('invalid_media', `the live stream was not recognised within ${ms / 1000} s of its first byte`),
+        );
+      }, ms),
+    );
+  }
+
+  #startTranscoder(): void {
+    if (this.#transcoderStarted) return;
+    this.#transcoderStarted = true;
+    const open = this.#options.openTranscoder;
+    if (!open || this.#transcoderError !== undefined) {
+      this.#transcoderError ??= new Error('no live transcoder');
+      return;
+    }
+    const input = this.#input.transcodeSource === 'raw-log' ? this.#options.rawLogPath : this.#options.remuxPath;
+    const opening = open(input);
+    opening.catch(() => {}); // handled in the chain
+    // Audio written while it opens waits for it in the chain.
+    this.#transcodeChain = this.#transcodeChain.then(() =>
+      opening.then(
+        (transcoder) => {
+          this.#transcoder = transcoder;
+        },
+        (error: unknown) => this.#transcoderFailed(error),
+      ),
+    );
+  }
+
+  /**
+   * Tells the transcoder how far its input now goes, once `written` (this chunk's raw-log write) is done;
+   * `bytes` count towards backpressure until then.
+   */
+  #advance(written: Promise<void>, bytes: number): void {
+    if (this.#transcoderError !== undefined) return;
+    this.#transcodePending += bytes;
+    this.#transcodeChain = this.#transcodeChain.then(async () => {
+      await written;
+      try {
         // Everything written by now, this chunk included; a step behind a burst may already be covered
         // by an earlier one, which then saves the round trip to the worker.
-        const total = this.#log.written;
+        const total = this.#input.transcodeSource === 'raw-log' ? this.#log.written : await this.#input.flushed();
         if (this.#transcoderError === undefined && this.#transcoder && total > this.#advanced) {
-          try {
-            await this.#transcoder.advance(total);
-            this.#advanced = total;
-          } catch (error) {
-            this.#transcoderFailed(error);
-          }
+          await this.#transcoder.advance(total);
+          this.#advanced = total;
         }
-        this.#transcodePending -= chunk.length;
-        this.#checkPressure();
-      });
-    }
-    this.#checkPressure();
+      } catch (error) {
+        this.#transcoderFailed(error);
+      }
+      this.#transcodePending -= bytes;
+      this.#checkPressure();
+    });
   }
 
   /** Ends the recording for a server reason: save everything, then tell the client and close. */
@@ -322,13 +412,18 @@ export class LiveRecording implements RecordingHandle {
       await this.#deps.cleanup(this.id).catch(() => {});
       return this.#result('failed', null, 'invalid_media', message);
     }
+    this.#endInput();
     await this.#transcodeChain;
-    const refused = refusalOf(this.#transcoderError);
+    const refused = this.#refusal;
     if (refused) {
       // The client's audio itself was refused (not audio, too long, ahead of real time): processing it
       // again would give the same answer. What was received is kept for the retention period.
       await this.#fenced(this.#deps.store.fail(this.id, this.epoch, refused, refused.message));
       return this.#result('failed', null, refused.code, refused.message);
+    }
+    if (this.#input.pipeline === 'remux' && !this.#remuxLost) {
+      const ready = await this.#storeRemuxed();
+      if (ready) return this.#result('ready', ready.duration_sec);
     }
     if (this.#transcoderError === undefined && this.#transcoder && !this.#transcoded) {
       try {
@@ -338,7 +433,10 @@ export class LiveRecording implements RecordingHandle {
       }
     }
     if (this.#transcoded) {
-      const ready = await this.#storeLiveFile(this.#transcoded);
+      const ready = await this.#storeLiveFile(this.#options.oggPath, this.#transcoded, (error) => {
+        this.#transcoded = undefined;
+        this.#transcoderFailed(error);
+      });
       if (ready) return this.#result('ready', ready.duration_sec);
     }
     // No live transcode: a processing job (on any node) makes the file from the committed segments.
@@ -350,17 +448,48 @@ export class LiveRecording implements RecordingHandle {
   }
 
   /**
-   * Stores the live transcode as the recording's file. Undefined when that failed: a job then makes the
-   * file again from the committed segments.
+   * The end of the stream for the input: its last decision (a last bitrate window may still turn it to
+   * transcode) or a refusal; a transcoder reading the input's Ogg file is told where that file ends.
    */
-  async #storeLiveFile(info: AudioInfo): Promise<Recording | undefined> {
+  #endInput(): void {
+    if (this.#refusal) return;
+    try {
+      this.#input.end();
+    } catch (error) {
+      const refused = refusalOf(error);
+      if (!refused) throw error;
+      this.#refusal = refused;
+      return;
+    }
+    if (this.#transcoderStarted && this.#input.transcodeSource === 'remux-file') this.#advance(Promise.resolve(), 0);
+  }
+
+  /** Stores the remuxed file. Undefined when that failed: a job then makes the file from the segments. */
+  async #storeRemuxed(): Promise<Recording | undefined> {
+    const lost = (error: unknown) => {
+      this.#remuxLost = true;
+      this.#deps.log.warn({ err: error, recordingId: this.id }, 'the remuxed file was lost; a job will make it');
+    };
+    try {
+      await this.#input.flushed();
+    } catch (error) {
+      lost(error);
+      return undefined;
+    }
+    return this.#storeLiveFile(this.#options.remuxPath, this.#input.info(), lost);
+  }
+
+  /**
+   * Stores a file made while recording as the recording's. Undefined when that failed (`lost` is told
+   * why): a job then makes the file again from the committed segments.
+   */
+  async #storeLiveFile(path: string, info: AudioInfo, lost: (error: unknown) => void): Promise<Recording | undefined> {
     const row = await this.#fenced(this.#deps.store.current(this.id));
     try {
-      return await this.#fenced(this.#deps.store.complete(row, this.epoch, this.#options.oggPath, info));
+      return await this.#fenced(this.#deps.store.complete(row, this.epoch, path, info));
     } catch (error) {
       if (this.#state === 'fenced') throw error;
-      this.#transcoded = undefined;
-      this.#transcoderFailed(error);
+      lost(error);
       return undefined;
     }
   }
@@ -452,6 +581,7 @@ export class LiveRecording implements RecordingHandle {
     });
     void this.#transcoder?.abort().catch(() => {});
     void this.#log.close().catch(() => {});
+    void this.#input.close();
     this.#deps.onFinished(this);
     void this.#deps.cleanup(this.id).catch(() => {});
   }
@@ -460,6 +590,7 @@ export class LiveRecording implements RecordingHandle {
     if (this.#state === 'fenced') return;
     this.#state = 'finished';
     this.#client = null;
+    void this.#input.close();
     this.#deps.onFinished(this);
   }
 
@@ -502,18 +633,31 @@ export class LiveRecording implements RecordingHandle {
     if (this.#transcoderError !== undefined) return;
     this.#transcoderError = error;
     const refused = refusalOf(error);
-    if (refused && this.live) {
-      // Fail fast: a stream the server refuses ends now, with the reason, not at the client's stop.
-      void this.end({ code: refused.wsCloseCode, reason: refused.message, error: refused.code }).catch(() => {});
+    if (refused) {
+      this.#refuse(refused);
       return;
     }
-    if (this.#options.transcoder) {
+    if (this.#options.openTranscoder) {
       this.#deps.log.warn(
         { err: error, recordingId: this.id },
         'live transcoding failed; the recording will be processed from its segments',
       );
     }
     void this.#transcoder?.abort().catch(() => {});
+  }
+
+  /**
+   * The client's audio is refused (not audio, too long, ahead of real time): the recording fails with
+   * what was received kept. Fail fast: a live session ends now, with the reason, not at the client's stop.
+   */
+  #refuse(refused: AppError): void {
+    if (this.#refusal) return;
+    this.#refusal = refused;
+    this.#transcoderError ??= refused;
+    void this.#transcoder?.abort().catch(() => {});
+    if (this.live) {
+      void this.end({ code: refused.wsCloseCode, reason: refused.message, error: refused.code }).catch(() => {});
+    }
   }
 
   /** Backpressure: pause the socket while the log or the transcoder is behind (ws pause/resume). */

@@ -5,9 +5,11 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../errors.ts';
+import { type InputFormat, serialiseInputFormat } from '../media/input-format.ts';
 import type { LiveTranscoder } from '../media/types.ts';
 import { eventually } from '../test-support/eventually.ts';
 import { createTestLifecycle, type TestLifecycle } from '../test-support/lifecycle.ts';
+import { LiveInput } from './live-input.ts';
 import { LiveRecording, type LiveRecordingDeps } from './live-recording.ts';
 import { isOriginAllowed } from './origin.ts';
 import { closeReason, parseStartOrResume, type ServerMessage } from './protocol.ts';
@@ -171,6 +173,7 @@ describe('protocol', () => {
       org_id: 'o1',
       ack: false,
       commit: false,
+      format: { kind: 'container' },
     });
     assert.throws(() => parseStartOrResume('{"meeting_link":"ftp://x"}'), /meeting_link/);
     assert.throws(() => parseStartOrResume('{"ack":"yes"}'), /ack/);
@@ -209,7 +212,11 @@ describe('LiveRecording', () => {
     ...overrides,
   });
 
-  /** A live recording over a real lifecycle (SQLite, local store), as live.service.ts opens one. */
+  /**
+   * A live recording over a real lifecycle (SQLite, local store), as live.service.ts opens one. Its input
+   * is raw PCM (float stereo at 48 kHz: 384 kB a second), so every byte goes to the transcoder unchecked.
+   */
+  const pcm: InputFormat = { kind: 'pcm', codec: 'pcm_f32le', sampleRate: 48_000, channels: 2 };
   async function withRecording(
     transcoder: LiveTranscoder,
     run: (r: LiveRecording, dir: string, t: TestLifecycle) => Promise<void>,
@@ -222,6 +229,7 @@ describe('LiveRecording', () => {
       meetingLink: null,
       maxPerUser: 3,
       dialect: 'sqlite',
+      inputFormat: serialiseInputFormat(pcm),
     });
     const dir = await t.spool.dirFor(row.id);
     const deps: LiveRecordingDeps = {
@@ -237,6 +245,15 @@ describe('LiveRecording', () => {
         epoch: row.lease_epoch,
         rawLogPath: path.join(dir, 'input'),
         oggPath: path.join(dir, 'live.ogg'),
+        remuxPath: path.join(dir, 'remux.ogg'),
+        newInput: () =>
+          new LiveInput({
+            format: pcm,
+            remuxPath: path.join(dir, 'remux.ogg'),
+            maxDurationSec: 3600,
+            pace: { startedAtMs: Date.parse(row.created_at), slackSec: 30 },
+          }),
+        recogniseTimeoutMs: 5000,
         fsyncIntervalMs: 10,
         commitIntervalMs: 20,
         renewIntervalMs: 1000,
@@ -245,7 +262,7 @@ describe('LiveRecording', () => {
         maxDurationMs: 60_000,
         processingWaitMs: () => 0,
         committed: 0,
-        transcoder: Promise.resolve(transcoder),
+        openTranscoder: async () => transcoder,
       },
       deps,
     );

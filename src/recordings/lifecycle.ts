@@ -92,6 +92,7 @@ const factsOf = (info: AudioInfo, size: number) => ({
   sample_rate: info.sampleRate,
   channels: info.channels,
   bitrate: Math.round(info.bitrate),
+  pipeline: info.pipeline ?? 'transcode',
 });
 
 const released = { lease_owner: null, lease_expires_at: null } as const;
@@ -235,6 +236,8 @@ export function createLifecycle(deps: LifecycleDeps) {
       meetingLink: string | null;
       maxPerUser: number;
       dialect: 'sqlite' | 'postgres';
+      /** The declared input format, stored for any node or job that reads the bytes (null: a container). */
+      inputFormat: string | null;
     }) {
       return db.transaction().execute(async (trx) => {
         if (input.dialect === 'postgres') {
@@ -251,6 +254,7 @@ export function createLifecycle(deps: LifecycleDeps) {
           source: 'live',
           status: 'receiving',
           inputKey: INPUT_KINDS.live,
+          inputFormat: input.inputFormat,
           lease: { owner: nodeId, expiresAt: new Date(Date.now() + leaseMs).toISOString() },
         });
         await sink.record(trx, { type: 'recording.started', recording: row });

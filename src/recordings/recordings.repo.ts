@@ -18,6 +18,8 @@ export interface NewRecordingInput {
   receivedBytes?: number;
   /** Take the owner lease at once (live recordings): this node, epoch 1, until then. */
   lease?: { owner: string; expiresAt: string };
+  /** Live recordings: the declared input format (src/media/input-format.ts), null for a container. */
+  inputFormat?: string | null;
 }
 
 export interface ListQuery {
@@ -107,6 +109,8 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
           input_expires_at: null,
           error_code: null,
           audio_sha256: null,
+          input_format: input.inputFormat ?? null,
+          pipeline: null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();

@@ -31,6 +31,13 @@ export const RecordingJson = Type.Object({
   sample_rate: Nullable(Type.Integer({ description: 'Opus input sample rate (16000).' })),
   channels: Nullable(Type.Integer()),
   bitrate: Nullable(Type.Integer({ description: 'Average bits per second.' })),
+  pipeline: Nullable(
+    Type.Union([Type.Literal('remux'), Type.Literal('transcode')], {
+      description:
+        'How the file was made, once ready: remux (the Opus packets the client sent, copied as they are: it ' +
+        'already sent the stored format) or transcode (decoded and encoded again).',
+    }),
+  ),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
   finished_at: Nullable(Type.String({ format: 'date-time' })),
@@ -60,6 +67,7 @@ export function toRecordingJson(recording: Recording) {
     sample_rate: recording.sample_rate,
     channels: recording.channels,
     bitrate: recording.bitrate,
+    pipeline: recording.pipeline,
     created_at: recording.created_at,
     updated_at: recording.updated_at,
     finished_at: recording.finished_at,
