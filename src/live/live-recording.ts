@@ -531,29 +531,32 @@ export class LiveRecording implements RecordingHandle {
       await this.#committing;
       if (!options.all) return;
     }
-    this.#committing = (async () => {
-      try {
-        while (this.#log.durable > this.#committed && this.#state !== 'fenced') {
-          const start = this.#committed;
-          const end = Math.min(this.#log.durable, start + MAX_SEGMENT_BYTES);
-          const bytes = await readBytes(this.#options.rawLogPath, start, end);
-          if (!(await this.#deps.store.commitLiveSegment(this.id, this.epoch, start, bytes))) {
-            this.#onFenced();
-            return;
-          }
-          this.#committed = end;
-          this.#client?.committed(end);
-        }
-      } finally {
-        this.#committing = undefined;
-      }
-    })();
+    // Set before awaiting, cleared after: a round with nothing to commit finishes synchronously, and
+    // clearing from inside it would run before this assignment and leave it set for good.
+    const committing = this.#commitSegments();
+    this.#committing = committing;
     try {
-      await this.#committing;
+      await committing;
     } catch (error) {
       // The store is unreachable: the audio stays acknowledged on this disk; the next tick tries again.
       this.#deps.log.warn({ err: error, recordingId: this.id }, 'committing live audio failed');
       if (options.all) throw error;
+    } finally {
+      if (this.#committing === committing) this.#committing = undefined;
+    }
+  }
+
+  async #commitSegments(): Promise<void> {
+    while (this.#log.durable > this.#committed && this.#state !== 'fenced') {
+      const start = this.#committed;
+      const end = Math.min(this.#log.durable, start + MAX_SEGMENT_BYTES);
+      const bytes = await readBytes(this.#options.rawLogPath, start, end);
+      if (!(await this.#deps.store.commitLiveSegment(this.id, this.epoch, start, bytes))) {
+        this.#onFenced();
+        return;
+      }
+      this.#committed = end;
+      this.#client?.committed(end);
     }
   }
 

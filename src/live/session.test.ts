@@ -355,6 +355,20 @@ describe('LiveRecording', () => {
     });
   });
 
+  it('keeps committing after rounds that found nothing new to commit', async () => {
+    await withRecording(failingTranscoder, async (recording, _dir, t) => {
+      const committed: number[] = [];
+      await recording.attach(client({ committed: (n) => committed.push(n) }));
+      await sleep(100); // commit rounds (every 20 ms) with nothing to do
+      recording.append(Buffer.alloc(300, 7));
+      await eventually(() => assert.equal(committed.at(-1), 300));
+      await sleep(100);
+      recording.append(Buffer.alloc(200, 8));
+      await eventually(() => assert.equal(committed.at(-1), 500));
+      assert.equal((await t.repo.get(recording.id))?.committed_bytes, 500);
+    });
+  });
+
   it('is fenced when another node takes the recording over: closes 4409, commits and finishes nothing', async () => {
     await withRecording(failingTranscoder, async (recording, _dir, t) => {
       const ends: Array<{ code: number; error?: string | undefined }> = [];
