@@ -18,6 +18,14 @@ export interface LiveMetadata {
   name: string;
   meeting_link?: string | null;
   org_id?: string | null;
+  /**
+   * What the bytes are (docs/live-protocol.md §3): absent for a container the server recognises (WebM,
+   * Ogg, MP4); raw PCM (`pcm_s16le`, `pcm_f32le`, with `sample_rate` and `channels`); or raw Opus packets
+   * (`opus`, framed as opus-stream.ts does). The client sends whatever bytes it is given either way.
+   */
+  format?: 'opus' | 'pcm_s16le' | 'pcm_f32le';
+  sample_rate?: number;
+  channels?: number;
 }
 
 /**
@@ -101,7 +109,7 @@ export class LiveRecordingError extends Error {
 }
 
 /** Close codes after which reconnecting cannot help. */
-const FINAL_CLOSE_CODES = new Set([1000, 1008, 1009, 4404, 4409, 4413, 4422, 4429]);
+const FINAL_CLOSE_CODES = new Set([1000, 1008, 1009, 4404, 4409, 4413, 4415, 4422, 4429]);
 /** The server's close code and errors for "a limit of one recording was reached" (what it had is saved). */
 const LIMIT_CLOSE_CODE = 4413;
 const LIMIT_ERRORS = new Set(['recording_too_large', 'media_too_long']);
