@@ -51,7 +51,13 @@ const CRC_TABLE = new Uint32Array(256).map((_, i) => {
   return r >>> 0;
 });
 
-function oggPage(packets: Uint8Array[], granule: number, serial: number, sequence: number, flags: number): Uint8Array {
+function oggPage(
+  packets: Uint8Array[],
+  granule: number,
+  serial: number,
+  sequence: number,
+  flags: number,
+): Uint8Array<ArrayBuffer> {
   const lacing: number[] = [];
   for (const packet of packets) {
     for (let left = packet.byteLength; ; left -= 255) {
@@ -96,5 +102,5 @@ export function oggOpusFile(head: Uint8Array, packets: Uint8Array[], samplesPerP
     const last = at + 50 >= packets.length;
     pages.push(oggPage(page, (at + page.length) * samplesPerPacket, serial, pages.length, last ? 0x04 : 0));
   }
-  return new Blob(pages as BlobPart[], { type: 'audio/ogg' });
+  return new Blob(pages, { type: 'audio/ogg' });
 }
