@@ -9,19 +9,12 @@
  * the page records with MediaRecorder instead.
  */
 import type { Encoding } from './encoding.ts';
-import { framePacket, oggOpusFile, opusHead, readOpusHead } from './opus-stream.ts';
+import { framePacket, oggOpusFile, opusHeadFromEncoder, STORED_FORMAT_ENCODER } from './opus-stream.ts';
 
 /** The stored format's rate: the capture runs at it when the page encodes at the edge. */
-export const EDGE_SAMPLE_RATE = 16_000;
+export const EDGE_SAMPLE_RATE = STORED_FORMAT_ENCODER.sampleRate;
 
-// `application` is in the WebCodecs Opus codec registration but not yet in TypeScript's DOM types.
-const CONFIG: AudioEncoderConfig & { opus: OpusEncoderConfig & { application: 'voip' } } = {
-  codec: 'opus',
-  sampleRate: EDGE_SAMPLE_RATE,
-  numberOfChannels: 1,
-  bitrate: 24_000,
-  opus: { frameDuration: 20_000, application: 'voip' },
-};
+const CONFIG: AudioEncoderConfig = STORED_FORMAT_ENCODER;
 /** Samples (48 kHz) in one 20 ms packet. */
 const PACKET_SAMPLES = 960;
 /** Packets are handed over in batches this long: the most audio a crash of the page can lose. */
@@ -44,22 +37,13 @@ export async function edgeEncodingSupported(): Promise<boolean> {
   }
 }
 
-/**
- * The encoder's OpusHead with its pre-skip in 48 kHz samples, as RFC 7845 §5.1 has it. Chromium 156
- * gives libopus's lookahead at the encoder's rate instead (104 at 16 kHz, not 312), which would start
- * every recording 4.3 ms late (measured with a burst at a known time); a value in input-rate samples is
- * recognised by being exactly that lookahead (2.5 + 4 ms) and scaled.
- */
+/** The OpusHead for the encoder's `decoderConfig.description` (opus-stream.ts fixes Chromium's pre-skip). */
 function storedHead(description: AllowSharedBufferSource | undefined): Uint8Array {
-  const lookahead48k = 312;
-  if (!description) return opusHead({ channels: 1, preSkip: lookahead48k, inputRate: EDGE_SAMPLE_RATE });
+  if (!description) return opusHeadFromEncoder(null, EDGE_SAMPLE_RATE);
   const bytes = ArrayBuffer.isView(description)
     ? new Uint8Array(description.buffer, description.byteOffset, description.byteLength)
     : new Uint8Array(description);
-  const head = readOpusHead(bytes);
-  const atInputRate = Math.round((lookahead48k * head.inputRate) / 48_000);
-  const preSkip = head.preSkip === atInputRate ? lookahead48k : head.preSkip;
-  return opusHead({ ...head, preSkip });
+  return opusHeadFromEncoder(bytes, EDGE_SAMPLE_RATE);
 }
 
 /** Encodes the (16 kHz) audio of `stream`. Throws if the browser refuses the encoder or the track. */

@@ -32,6 +32,36 @@ export function readOpusHead(head: Uint8Array): OpusHeadFields {
   return { channels: view.getUint8(9), preSkip: view.getUint16(10, true), inputRate: view.getUint32(12, true) };
 }
 
+/**
+ * A WebCodecs AudioEncoder configuration (AudioEncoderConfig) that makes the stored format: Opus at
+ * 16 kHz, mono, 24 kbps, 20 ms packets, tuned for speech (`application` is in the WebCodecs Opus codec
+ * registration, not yet in TypeScript's DOM types).
+ */
+export const STORED_FORMAT_ENCODER = {
+  codec: 'opus',
+  sampleRate: 16_000,
+  numberOfChannels: 1,
+  bitrate: 24_000,
+  opus: { frameDuration: 20_000, application: 'voip' },
+} as const;
+
+/** libopus's lookahead for speech (2.5 + 4 ms), in 48 kHz samples: the pre-skip of what it encodes. */
+const LOOKAHEAD_48K = 312;
+
+/**
+ * The OpusHead to send for a WebCodecs encoder's `decoderConfig.description` (or a default one when the
+ * browser gives none), with its pre-skip in 48 kHz samples as RFC 7845 §5.1 has it. Chromium 156 gives
+ * libopus's lookahead at the encoder's rate instead (104 at 16 kHz, not 312), which starts every
+ * recording 4.3 ms late (measured with a burst at a known time); a pre-skip of exactly that lookahead at
+ * the input rate is recognised and scaled.
+ */
+export function opusHeadFromEncoder(description: Uint8Array | null, inputRate: number): Uint8Array {
+  if (!description) return opusHead({ channels: 1, preSkip: LOOKAHEAD_48K, inputRate });
+  const head = readOpusHead(description);
+  const atInputRate = Math.round((LOOKAHEAD_48K * head.inputRate) / 48_000);
+  return opusHead({ ...head, preSkip: head.preSkip === atInputRate ? LOOKAHEAD_48K : head.preSkip });
+}
+
 /** One packet as it goes on the wire: its length, then the packet. */
 export function framePacket(packet: Uint8Array): Uint8Array<ArrayBuffer> {
   if (packet.byteLength === 0 || packet.byteLength > 0xffff) {
