@@ -298,7 +298,8 @@ describe('live input formats on two nodes', () => {
   let b: TestServer;
   let user: TestUser;
   before(async () => {
-    a = await startTestServer({ env: { LIVE_COMMIT_INTERVAL_MS: '100' } });
+    // Short leases: A learns it was taken over from its next lease renewal (everything it had is committed).
+    a = await startTestServer({ env: { LIVE_COMMIT_INTERVAL_MS: '100', LEASE_TTL_MS: '1500' } });
     // A second node: its own disk, the same database, object store and token key.
     const dataDir = await mkdtemp(path.join(tmpdir(), 'earshot-test-b-'));
     b = await startTestServer({
@@ -306,6 +307,7 @@ describe('live input formats on two nodes', () => {
       env: {
         NODE_ID: 'node-b',
         LIVE_COMMIT_INTERVAL_MS: '100',
+        LEASE_TTL_MS: '1500',
         STORAGE_URL: `file:${path.join(a.dataDir, 'blobs')}`,
         JWT_SECRET_FILE: path.join(a.dataDir, 'jwt-secret'),
         ...(a.schema ? {} : { DATABASE_URL: `sqlite:${path.join(a.dataDir, 'earshot.db')}` }),
@@ -328,7 +330,7 @@ describe('live input formats on two nodes', () => {
     const { client: onB, resumed } = await resumeOn(b, user, recordingId);
     assert.equal(resumed.status, 'recording_resumed');
     assert.equal(resumed.bytes, half, 'B continues from what A committed');
-    await client.closed; // A was fenced: 4409
+    assert.equal((await client.closed).code, 4409, 'A was fenced by its lease renewal');
     await sendAudio(onB, bytes, { from: half, chunkBytes: 1500 });
     onB.send({ action: 'stop' });
     const saved = await onB.next((m) => m.status === 'recording_saved', 30_000);

@@ -7,10 +7,10 @@
  *   LIVE_COMMIT_INTERVAL_MS and at the end, reported as `committed`. A committed byte survives the loss
  *   of this node: any node can resume or finish the recording from the segments.
  *
- * The node holds the recording's lease and renews it; every commit and every status change carries the
- * lease epoch. When another node takes the recording over (a client resumed there), this node's next
- * renewal or commit is refused: it is fenced, closes its connection with 4409 and lets go of everything
- * without finishing anything.
+ * The node holds the recording's lease and renews it (live.service.ts renews all of them at once); every
+ * commit and every status change carries the lease epoch. When another node takes the recording over (a
+ * client resumed there), this node's next renewal or commit is refused: it is fenced, closes its
+ * connection with 4409 and lets go of everything without finishing anything.
  *
  * Each chunk also goes to the recording's LiveInput (live-input.ts), which decides how the file is made.
  * Input that already is the stored format is remuxed there, in this process, and the file is ready when
@@ -41,7 +41,6 @@ const FINALISE_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
 /** The lifecycle, as far as a live recording needs it. */
 export interface LiveStore {
-  renew(recordingId: string, epoch: number): Promise<boolean>;
   commitLiveSegment(recordingId: string, epoch: number, start: number, bytes: Uint8Array): Promise<boolean>;
   setResumable(recordingId: string, epoch: number, until: string | null): Promise<Recording | undefined>;
   complete(recording: Recording, epoch: number, oggPath: string, info: AudioInfo): Promise<Recording | undefined>;
@@ -79,8 +78,6 @@ export interface LiveRecordingOptions {
   recogniseTimeoutMs: number;
   fsyncIntervalMs: number;
   commitIntervalMs: number;
-  /** Lease renewals (a third of the lease). */
-  renewIntervalMs: number;
   resumeGraceMs: number;
   maxBytes: number;
   maxDurationMs: number;
@@ -142,7 +139,6 @@ export class LiveRecording implements RecordingHandle {
     this.#timers.push(
       setTimeout(() => this.#limitReached('media_too_long'), options.maxDurationMs),
       setInterval(() => void this.#commit().catch(() => {}), options.commitIntervalMs),
-      setInterval(() => void this.#renew(), options.renewIntervalMs),
     );
   }
 
@@ -560,12 +556,9 @@ export class LiveRecording implements RecordingHandle {
     }
   }
 
-  async #renew(): Promise<void> {
-    try {
-      if (!(await this.#deps.store.renew(this.id, this.epoch))) this.#onFenced();
-    } catch (error) {
-      this.#deps.log.warn({ err: error, recordingId: this.id }, 'could not renew a live recording lease');
-    }
+  /** A lease renewal found the recording held by another node now (or deleted). */
+  leaseLost(): void {
+    this.#onFenced();
   }
 
   /** Another node owns the recording now (or it was deleted): let go of everything, finish nothing. */

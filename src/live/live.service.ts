@@ -78,6 +78,23 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
     log,
   };
 
+  /**
+   * Renews the leases of every live recording here in one transaction, a third of the lease apart: one
+   * database commit per interval for the node, not one per recording (on SQLite each is an fsync on the
+   * main thread; BENCHMARKS.md, "Live formats"). A recording whose lease is gone was taken over: fenced.
+   */
+  async function renewLeases(): Promise<void> {
+    const live = [...recordings.values()].filter((recording) => recording.live);
+    if (live.length === 0) return;
+    try {
+      const held = await lifecycle.renewMany(live.map(({ id, epoch }) => ({ id, epoch })));
+      for (const recording of live) if (!held.has(recording.id)) recording.leaseLost();
+    } catch (error) {
+      log.warn({ err: error, recordings: live.length }, 'could not renew the leases of live recordings');
+    }
+  }
+  const renewal = setInterval(() => void renewLeases(), deps.leaseMs / 3).unref();
+
   function refuseWhileClosing(): void {
     if (closing) throw new AppError('busy', 'the server is shutting down; reconnect in a moment');
   }
@@ -103,7 +120,6 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
         recogniseTimeoutMs: live.recogniseTimeoutMs,
         fsyncIntervalMs: live.fsyncIntervalMs,
         commitIntervalMs: live.commitIntervalMs,
-        renewIntervalMs: deps.leaseMs / 3,
         resumeGraceMs: live.resumeGraceMs,
         maxBytes: live.maxRecordingBytes,
         maxDurationMs: Math.max(1000, deps.maxDurationSec * 1000 - elapsedMs),
@@ -263,6 +279,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
 
     async shutdown() {
       closing = true;
+      clearInterval(renewal);
       for (const session of sessions) session.goingAway();
       await Promise.allSettled(
         [...recordings.values()].map((recording) =>

@@ -256,7 +256,6 @@ describe('LiveRecording', () => {
         recogniseTimeoutMs: 5000,
         fsyncIntervalMs: 10,
         commitIntervalMs: 20,
-        renewIntervalMs: 1000,
         resumeGraceMs: 1000,
         maxBytes: 1 << 30,
         maxDurationMs: 60_000,

@@ -266,6 +266,8 @@ export function createLifecycle(deps: LifecycleDeps) {
 
     acquire: (recordingId: string, claim: LeaseClaim) => repo.acquireLease(recordingId, nodeId, leaseMs, claim),
     renew: (recordingId: string, epoch: number) => repo.renewLease(recordingId, nodeId, epoch, leaseMs),
+    /** Renews many leases of this node at once (one commit); the ids still held. */
+    renewMany: (leases: { id: string; epoch: number }[]) => repo.renewLeases(nodeId, leases, leaseMs),
     release: (recordingId: string, epoch: number) => repo.releaseLease(recordingId, epoch),
 
     // ---- receiving ----
