@@ -28,6 +28,7 @@ import type { LiveInput } from './live-input.ts';
 import { CloseCode } from './protocol.ts';
 import { RawLog } from './raw-log.ts';
 import type { AttachedClient, RecordingHandle, SavedResult } from './session.ts';
+import type { Watermarks } from './watermarks.ts';
 
 /** Pause reading from the client past this many bytes not yet written/transcoded; resume below LOW. */
 export const HIGH_WATER_BYTES = 1024 * 1024;
@@ -41,7 +42,7 @@ const FINALISE_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
 /** The lifecycle, as far as a live recording needs it. */
 export interface LiveStore {
-  commitLiveSegment(recordingId: string, epoch: number, start: number, bytes: Uint8Array): Promise<boolean>;
+  putLiveSegment(recordingId: string, start: number, bytes: Uint8Array): Promise<void>;
   setResumable(recordingId: string, epoch: number, until: string | null): Promise<Recording | undefined>;
   complete(recording: Recording, epoch: number, oggPath: string, info: AudioInfo): Promise<Recording | undefined>;
   toProcessing(recordingId: string, epoch: number): Promise<Recording | undefined>;
@@ -52,6 +53,8 @@ export interface LiveStore {
 
 export interface LiveRecordingDeps {
   store: LiveStore;
+  /** Moves committed watermarks, many recordings' in one transaction. */
+  watermarks: Watermarks;
   /** Removes the recording's spool folder. */
   cleanup(recordingId: string): Promise<void>;
   onFinished(recording: LiveRecording): void;
@@ -547,7 +550,8 @@ export class LiveRecording implements RecordingHandle {
       const start = this.#committed;
       const end = Math.min(this.#log.durable, start + MAX_SEGMENT_BYTES);
       const bytes = await readBytes(this.#options.rawLogPath, start, end);
-      if (!(await this.#deps.store.commitLiveSegment(this.id, this.epoch, start, bytes))) {
+      await this.#deps.store.putLiveSegment(this.id, start, bytes);
+      if (!(await this.#deps.watermarks.advance(this.id, this.epoch, end))) {
         this.#onFenced();
         return;
       }

@@ -23,6 +23,7 @@ import { LiveInput } from './live-input.ts';
 import { LiveRecording, type LiveRecordingDeps } from './live-recording.ts';
 import { CloseCode, type ResumeMessage, type StartMessage } from './protocol.ts';
 import { type AttachedClient, LiveSession, type Transport } from './session.ts';
+import { batchWatermarks } from './watermarks.ts';
 
 export const RAW_LOG_FILE = 'input';
 export const LIVE_OGG_FILE = 'live.ogg';
@@ -71,6 +72,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
 
   const recordingDeps: LiveRecordingDeps = {
     store: lifecycle,
+    watermarks: batchWatermarks(lifecycle),
     cleanup: (id) => spool.remove(id),
     onFinished: (recording) => {
       if (recordings.get(recording.id) === recording) recordings.delete(recording.id);

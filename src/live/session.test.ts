@@ -14,6 +14,7 @@ import { LiveRecording, type LiveRecordingDeps } from './live-recording.ts';
 import { isOriginAllowed } from './origin.ts';
 import { closeReason, parseStartOrResume, type ServerMessage } from './protocol.ts';
 import { type AttachedClient, LiveSession, type RecordingHandle, type SavedResult, type Transport } from './session.ts';
+import { batchWatermarks } from './watermarks.ts';
 
 function fakeTransport() {
   const sent: ServerMessage[] = [];
@@ -234,6 +235,7 @@ describe('LiveRecording', () => {
     const dir = await t.spool.dirFor(row.id);
     const deps: LiveRecordingDeps = {
       store: t.lifecycle,
+      watermarks: batchWatermarks(t.lifecycle),
       cleanup: (id) => t.spool.remove(id),
       onFinished: () => {},
       log: { info: () => {}, warn: () => {}, error: () => {} },

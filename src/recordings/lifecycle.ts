@@ -295,12 +295,23 @@ export function createLifecycle(deps: LifecycleDeps) {
       return Buffer.concat(out);
     },
 
-    /** Commits live bytes [start, start + bytes.length) as a segment; false when fenced. */
-    async commitLiveSegment(recordingId: string, epoch: number, start: number, bytes: Uint8Array): Promise<boolean> {
-      const end = start + bytes.length;
-      await blobs.putBytes(inputKeys.liveSegment(recordingId, start, end), bytes, { ifAbsent: true });
-      const updated = await repo.fencedUpdate(db, recordingId, epoch, { committed_bytes: end, received_bytes: end });
-      return updated !== undefined;
+    /**
+     * Committing live bytes, in two steps: store [start, start + bytes.length) as a segment, then move the
+     * committed watermark (advanceLiveWatermarks), which many recordings share one transaction for.
+     */
+    async putLiveSegment(recordingId: string, start: number, bytes: Uint8Array): Promise<void> {
+      await blobs.putBytes(inputKeys.liveSegment(recordingId, start, start + bytes.length), bytes, { ifAbsent: true });
+    },
+
+    /** Moves the committed watermarks of live recordings at their epochs, in one transaction; the ids not fenced. */
+    async advanceLiveWatermarks(marks: { id: string; epoch: number; end: number }[]): Promise<Set<string>> {
+      const held = new Set<string>();
+      await db.transaction().execute(async (trx) => {
+        for (const { id, epoch, end } of marks) {
+          if (await repo.fencedUpdate(trx, id, epoch, { committed_bytes: end, received_bytes: end })) held.add(id);
+        }
+      });
+      return held;
     },
 
     /** Where the committed segments of a live recording end (they may run past the row's count). */
