@@ -32,7 +32,8 @@ const STEPS = (process.env.BENCH_STEPS ?? '100,200').split(',').filter(Boolean).
 const REMUX_STEPS = (process.env.BENCH_REMUX_STEPS ?? '500,1000,1500,2000,2500').split(',').filter(Boolean).map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const BASELINE = (process.env.BENCH_BASELINE ?? '').split(',').map(Number).filter(Boolean);
-const CHUNK_MS = 250;
+/** Audio per WebSocket frame (the page sends 500 ms; a MediaRecorder timeslice is often 250 ms). */
+const CHUNK_MS = Number(process.env.BENCH_CHUNK_MS ?? 250);
 /** The server's live encoder setting (LIVE_OPUS_COMPLEXITY), passed through; the ffmpeg baseline uses the same. */
 const LIVE_COMPLEXITY = Number(process.env.LIVE_OPUS_COMPLEXITY ?? 3);
 /** Extra baseline runs at other complexities, e.g. "10" (50 processes each). */
