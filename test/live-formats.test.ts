@@ -293,6 +293,40 @@ describe('live input formats', () => {
   });
 });
 
+describe('stream input in the stored format', () => {
+  let server: TestServer;
+  let user: TestUser;
+  before(async () => {
+    server = await startTestServer();
+    user = await registerUser(server);
+  });
+  after(() => server.close());
+
+  it('a chunked Ogg/Opus stream of 16 kHz mono Opus is remuxed by its processing job, byte for byte', async () => {
+    const ogg = opusSpeech(STORED_FORMAT_ARGS);
+    let id = '';
+    for (let offset = 0; offset < ogg.length; offset += 4000) {
+      const query = id ? `?recording_id=${id}&offset=${offset}` : '';
+      const res = await api(server, 'POST', `/api/recordings/stream${query}`, {
+        token: user.token,
+        body: ogg.subarray(offset, offset + 4000),
+        headers: { 'content-type': 'audio/ogg' },
+      });
+      assert.ok(res.status < 300, JSON.stringify(res.body));
+      id = res.body.recording_id;
+    }
+    const done = await api(server, 'POST', `/api/recordings/stream/${id}/finish`, { token: user.token });
+    assert.equal(done.body.status, 'ready', JSON.stringify(done.body));
+    assert.deepEqual([done.body.recording.pipeline, done.body.recording.sample_rate], ['remux', 16_000]);
+    const file = await downloadTo(server, user, id);
+    try {
+      assert.deepEqual(probePackets(file), rawOpus(ogg).packets);
+    } finally {
+      await rm(file, { force: true });
+    }
+  });
+});
+
 describe('live input formats on two nodes', () => {
   let a: TestServer & { schema?: string };
   let b: TestServer;
