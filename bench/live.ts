@@ -124,6 +124,17 @@ function rssMiB(pid: number): number {
   }
 }
 
+/** CPU seconds of one thread of a process (/proc/<pid>/task/<tid>/stat). */
+function threadCpuSeconds(pid: number, tid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
 const tree = (pid: number) => [pid, ...childrenOf(pid)];
 const treeCpu = (pid: number) => tree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0);
 const treeRss = (pid: number) => tree(pid).reduce((sum, p) => sum + rssMiB(p), 0);
@@ -198,6 +209,8 @@ interface StepResult {
   cpuPerSession: number;
   /** Fraction of that CPU spent in the server's main process (the rest: media workers). */
   mainCpuShare: number;
+  /** Fraction of that CPU spent on the main process's JavaScript thread (the rest of it: libuv threads, GC helpers). */
+  jsThreadShare: number;
   /** CPU of this process (all N simulated clients), per session: shares the machine with the server. */
   clientCpuPerSession: number;
   ackP50: number;
@@ -264,6 +277,7 @@ async function runStep(
   );
   const cpuStart = treeCpu(pid);
   const mainStart = cpuSeconds(pid);
+  const jsStart = threadCpuSeconds(pid, pid);
   const clientStart = process.cpuUsage();
   const startedAt = Date.now();
   let rssPeak = 0;
@@ -286,6 +300,7 @@ async function runStep(
   const wall = (Date.now() - startedAt) / 1000;
   const cpu = treeCpu(pid) - cpuStart;
   const mainCpu = cpuSeconds(pid) - mainStart;
+  const jsCpu = threadCpuSeconds(pid, pid) - jsStart;
   const clientUsage = process.cpuUsage(clientStart);
   clearInterval(sampler);
 
@@ -343,6 +358,7 @@ async function runStep(
     failures,
     cpuPerSession: cpu / wall / n,
     mainCpuShare: cpu > 0 ? mainCpu / cpu : 0,
+    jsThreadShare: cpu > 0 ? jsCpu / cpu : 0,
     clientCpuPerSession: (clientUsage.user + clientUsage.system) / 1e6 / wall / n,
     ackP50: percentile(latencies, 50),
     ackP99: percentile(latencies, 99),
@@ -452,7 +468,7 @@ try {
     results.push(result);
     console.log(
       `${result.mode} N=${n} (load ${result.load.toFixed(1)}): held ${result.held}/${n}, CPU/session ${(result.cpuPerSession * 100).toFixed(3)}% of a core ` +
-        `(${(result.mainCpuShare * 100).toFixed(0)}% in the main process), clients ${(result.clientCpuPerSession * 100).toFixed(3)}%, ` +
+        `(${(result.mainCpuShare * 100).toFixed(0)}% in the main process, ${(result.jsThreadShare * 100).toFixed(0)}% on its JS thread), clients ${(result.clientCpuPerSession * 100).toFixed(3)}%, ` +
         `ack p50 ${result.ackP50} ms p99 ${result.ackP99} ms, RSS ${result.rssMiB.toFixed(0)} MiB ` +
         `(${result.rssPerSessionMiB.toFixed(2)} MiB/session), stop→saved p50 ${result.readyP50} ms max ${result.readyMax} ms`,
     );
@@ -510,17 +526,18 @@ for ${SECONDS} s. **Transcoded**: WebM/Opus (48 kHz stereo, 64 kbps, as Chrome's
 complexity ${LIVE_COMPLEXITY} in the media workers. **Remuxed**: raw Opus packets already in the stored format
 (\`"format": "opus"\`, libopus 16 kHz mono 24 kbps, as the page's WebCodecs encoder or a bot sends them), checked and paged
 into Ogg in the API process. CPU = server + media worker processes (utime+stime from /proc) over the streaming window,
-per session, in % of one core; client CPU (the bench process running all N clients) is reported apart, but runs on the
+per session, in % of one core (the main process's JS thread apart: the rest of the main process is libuv's threads writing
+and fsyncing the raw logs); client CPU (the bench process running all N clients) is reported apart, but runs on the
 same cores. Ack latency = chunk handed to the client → server acknowledges it durable (fsync'd). Held = recording ready
 with the expected pipeline, every byte received once, duration within 2% of what was sent; remuxed files also hold
 exactly the packets sent, byte for byte (the first 20 are also probed by ffprobe, every transcoded one is).
 
-| Pipeline | Sessions | Load | Held with no loss | Server CPU / session | of which main / workers | Client CPU / session | Ack p50 | Ack p99 | RSS total | RSS / session | stop → saved p50 / max |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| Pipeline | Sessions | Load | Held with no loss | Server CPU / session | of which main / workers | main's JS thread | Client CPU / session | Ack p50 | Ack p99 | RSS total | RSS / session | stop → saved p50 / max |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${results
   .map(
     (r) =>
-      `| ${r.mode} | ${r.n} | ${r.load.toFixed(1)} | ${r.held}/${r.n} | ${pct(r.cpuPerSession)} | ${pct(r.cpuPerSession * r.mainCpuShare)} / ${pct(r.cpuPerSession * (1 - r.mainCpuShare))} | ${pct(r.clientCpuPerSession)} | ${r.ackP50} ms | ${r.ackP99} ms | ${r.rssMiB.toFixed(0)} MiB | ${r.rssPerSessionMiB.toFixed(2)} MiB | ${r.readyP50} / ${r.readyMax} ms |`,
+      `| ${r.mode} | ${r.n} | ${r.load.toFixed(1)} | ${r.held}/${r.n} | ${pct(r.cpuPerSession)} | ${pct(r.cpuPerSession * r.mainCpuShare)} / ${pct(r.cpuPerSession * (1 - r.mainCpuShare))} | ${pct(r.cpuPerSession * r.jsThreadShare)} | ${pct(r.clientCpuPerSession)} | ${r.ackP50} ms | ${r.ackP99} ms | ${r.rssMiB.toFixed(0)} MiB | ${r.rssPerSessionMiB.toFixed(2)} MiB | ${r.readyP50} / ${r.readyMax} ms |`,
   )
   .join('\n')}
 
