@@ -543,10 +543,12 @@ ${results
 
 **Largest N held with p99 ack latency under 500 ms and every output valid: ${bestOf('remux')} remuxed, ${bestOf('transcode')} transcoded.**
 
-${baselineTable}
-${process.env.BENCH_NOTES ?? ''}
-
-Reproduce: \`npx node bench/live.ts\` (\`BENCH_STEPS=100 BENCH_REMUX_STEPS=500 BENCH_SECONDS=20\` for a quick run).
+${[baselineTable, process.env.BENCH_NOTES ?? '']
+  .filter(Boolean)
+  .map((part) => `${part.trim()}\n\n`)
+  .join(
+    '',
+  )}Reproduce: \`npx node bench/live.ts\` (\`BENCH_STEPS=100 BENCH_REMUX_STEPS=500 BENCH_SECONDS=20\` for a quick run).
 <!-- live-formats-bench:end -->`;
 
 const file = path.join(ROOT, 'BENCHMARKS.md');
