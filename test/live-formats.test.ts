@@ -276,7 +276,8 @@ describe('live input formats', () => {
       assert.equal(error.error, 'invalid_media');
       assert.match(error.message, /not recognised within 0.6 s of its first byte/);
       assert.equal((await client.closed).code, 4422);
-      assert.ok(after >= RECOGNISE_MS - 50, `closed ${after} ms after the first byte`);
+      // Within the promised time (a generous margin for a loaded machine), and not before it.
+      assert.ok(after >= RECOGNISE_MS - 50 && after < RECOGNISE_MS + 3000, `closed ${after} ms after the first byte`);
       assert.equal((await waitForRecording(server, user, recordingId)).error_code, 'invalid_media');
     }
   });
