@@ -1,5 +1,6 @@
 /**
- * Cost and quality of the live pipeline per libopus complexity, in one process (no IPC, no server):
+ * Quality and cost of the live encoders. First (LEVELS) the server's live pipeline per libopus complexity,
+ * in one process (no IPC, no server):
  * the 300 s WebM/Opus speech input of bench/live.ts (48 kHz stereo, 64 kbps) goes through the media
  * worker's LiveSession, which reads the file itself and is advanced 250 ms of it at a time as if it were
  * a growing raw log (so only the worker's side of a live session is measured). Reports CPU time (user+sys, so a busy machine barely skews it)
@@ -7,19 +8,39 @@
  * distance between the output and the input downmixed to 16 kHz mono by the ffmpeg CLI (speech frames
  * only; lower is closer, a crude but cheap quality signal).
  *
- *   npx node bench/live-encoder.ts            # complexities 10,8,5,3,1,0
- *   LEVELS=5,3 npx node bench/live-encoder.ts
+ * Then (EDGE=1, the default) edge against server encoding, against the same source: the speech the inputs
+ * were made from, at 16 kHz mono. Edge: Chromium's WebCodecs AudioEncoder with the page's settings
+ * (web/src/opus-stream.ts, STORED_FORMAT_ENCODER) fed that PCM, its packets remuxed by the server's
+ * Remuxer. Server: the live transcoder at LIVE_COMPLEXITY (default 3) fed the WebM a MediaRecorder sends
+ * (two lossy generations, as today), and fed the same 16 kHz PCM (the encoders alone).
+ *
+ *   npx node bench/live-encoder.ts            # complexities 10,8,5,3,1,0, then edge vs server
+ *   LEVELS=5,3 EDGE=0 npx node bench/live-encoder.ts
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { PcmFormat } from '../src/media/input-format.ts';
 import { LiveSession } from '../src/media/live-session.ts';
+import { Remuxer } from '../src/media/remux/remuxer.ts';
+import { longSpeech } from '../test/speech.ts';
+import { framePacket, opusHeadFromEncoder, STORED_FORMAT_ENCODER } from '../web/src/opus-stream.ts';
+import { edgeEncode } from './edge-encode.ts';
 
-const INPUT = path.join(import.meta.dirname, 'out', 'live-speech-300s.webm');
-if (!existsSync(INPUT)) throw new Error(`${INPUT} missing: run bench/live.ts once to make it`);
 const SECONDS = 300;
-const LEVELS = (process.env.LEVELS ?? '10,8,5,3,1,0').split(',').map(Number);
+// bench/live.ts's transcoded sessions' input (made on first use).
+longSpeech({
+  format: 'webm',
+  seconds: SECONDS,
+  channels: 2,
+  bitrate: '64k',
+  dir: path.join(import.meta.dirname, 'out'),
+});
+const INPUT = path.join(import.meta.dirname, 'out', `speech-${SECONDS}s-2ch-64k.webm`);
+const LEVELS = (process.env.LEVELS ?? '10,8,5,3,1,0').split(',').filter(Boolean).map(Number);
+const EDGE = process.env.EDGE !== '0';
+const LIVE_COMPLEXITY = Number(process.env.LIVE_OPUS_COMPLEXITY ?? 3);
 /** Runs per level; the least CPU counts (other load on the machine only ever adds). */
 const REPEAT = Number(process.env.REPEAT ?? 3);
 const bytes = readFileSync(INPUT);
@@ -93,9 +114,13 @@ function lsd(ref: Int16Array, out: Int16Array): number {
 }
 
 const reference = pcm16k(INPUT);
-console.log('| complexity | CPU per audio second (% of a core per session) | output bitrate | log-spectral distance |');
-console.log('| --- | --- | --- | --- |');
 try {
+  if (LEVELS.length > 0) {
+    console.log(
+      '| complexity | CPU per audio second (% of a core per session) | output bitrate | log-spectral distance |',
+    );
+    console.log('| --- | --- | --- | --- |');
+  }
   for (const complexity of LEVELS) {
     const out = path.join(dir, `c${complexity}.ogg`);
     let cpu = Number.POSITIVE_INFINITY;
@@ -112,6 +137,74 @@ try {
       `| ${complexity} | ${((cpu / SECONDS) * 100).toFixed(2)}% | ${kbps.toFixed(1)} kbps | ${lsd(reference, pcm16k(out)).toFixed(2)} dB |`,
     );
   }
+  if (EDGE) await edgeAgainstServer();
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The same 300 s of speech before any encoding: what every encoder here is judged against. */
+function sourcePcm(): Buffer {
+  return execFileSync(
+    'ffmpeg',
+    [
+      ...[
+        '-v',
+        'error',
+        '-stream_loop',
+        '-1',
+        '-i',
+        path.join(import.meta.dirname, '..', 'test', 'fixtures', 'speech.wav'),
+      ],
+      ...['-t', String(SECONDS), '-ac', '1', '-ar', '16000', '-f', 's16le', 'pipe:1'],
+    ],
+    { maxBuffer: 1 << 30 },
+  );
+}
+
+/** The live transcoder over an input file (a WebM, or raw PCM when `pcm` is given). */
+async function transcode(input: string, out: string, pcm?: PcmFormat): Promise<void> {
+  const session = new LiveSession(out, input, 3600, { complexity: LIVE_COMPLEXITY }, undefined, pcm);
+  const size = statSync(input).size;
+  const step = Math.round((size / SECONDS) * 0.25);
+  for (let i = step; i < size + step; i += step) await session.advance(Math.min(i, size));
+  await session.finish();
+}
+
+async function edgeAgainstServer(): Promise<void> {
+  const source = sourcePcm();
+  const samples = new Int16Array(source.buffer, source.byteOffset, source.length >> 1);
+  const sourceFile = path.join(dir, 'source.s16le');
+  writeFileSync(sourceFile, source);
+  const rows: Array<[string, string]> = [];
+
+  // Edge: Chromium's encoder, its packets remuxed as the server does for the page.
+  const edge = await edgeEncode(source, STORED_FORMAT_ENCODER);
+  const remuxer = new Remuxer('opus');
+  remuxer.push(framePacket(opusHeadFromEncoder(edge.description, STORED_FORMAT_ENCODER.sampleRate)));
+  for (const packet of edge.packets) remuxer.push(framePacket(packet));
+  remuxer.end();
+  const edgeFile = path.join(dir, 'edge.ogg');
+  writeFileSync(edgeFile, Buffer.concat(remuxer.take()));
+  if (remuxer.mismatch) throw new Error(`the edge encode is not the stored format: ${remuxer.mismatch}`);
+  rows.push([
+    `edge: WebCodecs AudioEncoder in ${edge.browser}, remuxed`,
+    `${edge.encodeMs.toFixed(0)} ms to encode ${SECONDS} s in the page (${((edge.encodeMs / 1000 / SECONDS) * 100).toFixed(2)}% of a core)`,
+  ]);
+  // Server: what a MediaRecorder's WebM becomes today, and the transcoder on the same PCM as the edge.
+  const fromWebm = path.join(dir, 'server-webm.ogg');
+  await transcode(INPUT, fromWebm);
+  rows.push([
+    `server: live transcoder (complexity ${LIVE_COMPLEXITY}) from MediaRecorder-like WebM (48 kHz stereo 64 kbps)`,
+    '',
+  ]);
+  const fromPcm = path.join(dir, 'server-pcm.ogg');
+  await transcode(sourceFile, fromPcm, { codec: 'pcm_s16le', sampleRate: 16_000, channels: 1 });
+  rows.push([`server: live transcoder (complexity ${LIVE_COMPLEXITY}) from the same 16 kHz PCM`, '']);
+
+  console.log('\n| encoded by | output bitrate | log-spectral distance to the source | note |');
+  console.log('| --- | --- | --- | --- |');
+  for (const [[what, note], file] of rows.map((row, i) => [row, [edgeFile, fromWebm, fromPcm][i]!] as const)) {
+    const kbps = (statSync(file).size * 8) / SECONDS / 1000;
+    console.log(`| ${what} | ${kbps.toFixed(1)} kbps | ${lsd(samples, pcm16k(file)).toFixed(2)} dB | ${note} |`);
+  }
 }

@@ -123,6 +123,8 @@ export interface Config {
     maxBinaryFrameBytes: number;
     maxTextFrameBytes: number;
     maxRecordingBytes: number;
+    /** A live stream whose first bytes are not recognised this long after the first one is refused (4422). */
+    recogniseTimeoutMs: number;
   };
 }
 
@@ -371,6 +373,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxBinaryFrameBytes: int(env, 'LIVE_MAX_BINARY_FRAME_BYTES', 1024 * 1024, 1024),
       maxTextFrameBytes: int(env, 'LIVE_MAX_TEXT_FRAME_BYTES', 4096, 256),
       maxRecordingBytes: int(env, 'LIVE_MAX_RECORDING_BYTES', 2 * 1024 * 1024 * 1024, 1024),
+      recogniseTimeoutMs: int(env, 'LIVE_RECOGNISE_TIMEOUT_MS', 5000, 100, 60_000),
     },
   };
   return Object.freeze(config);

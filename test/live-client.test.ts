@@ -9,12 +9,15 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
+import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
 import {
   type LiveClientEvent,
   type LiveClientOptions,
   LiveRecordingClient,
   LiveRecordingError,
 } from '../web/src/live-client.ts';
+import { framePacket, opusHead, readOpusHead } from '../web/src/opus-stream.ts';
 import { eventually, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
 import { FIXTURES, longFixture, openSocket, probeAudio, waitForRecording } from './live-helpers.ts';
 
@@ -175,6 +178,61 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
       assert.equal(tokens, 3, 'a token is asked for on every connect');
       const probed = await probeAudio(server, user, recordingId);
       assert.ok(Math.abs(probed.duration - seconds) / seconds < 0.02);
+    } finally {
+      proxy.server.close();
+    }
+  });
+
+  it('raw Opus (format "opus", framed by opus-stream.ts) is remuxed, and resumes across cuts byte-exact', async () => {
+    // A bot that encodes the stored format itself: libopus (here the ffmpeg CLI) at 16 kHz mono 24 kbps.
+    const ogg = opusSpeech(STORED_FORMAT_ARGS, 20);
+    const packets: Buffer[] = [];
+    let head = new Uint8Array(0);
+    new OggOpusReader().push(ogg, {
+      head: (bytes) => {
+        head = Buffer.from(bytes);
+      },
+      packet: (bytes) => packets.push(Buffer.from(bytes)),
+    });
+    const proxy = await tcpProxy(new URL(server.url));
+    const events: LiveClientEvent[] = [];
+    const client = new LiveRecordingClient({
+      url: `${proxy.url}/api/ws/record`,
+      token: user.token,
+      metadata: { name: 'bot', meeting_link: null, org_id: user.orgId, format: 'opus' },
+      onEvent: (event) => events.push(event),
+    });
+    try {
+      const { recordingId } = await client.start();
+      const fields = readOpusHead(head);
+      assert.deepEqual(fields, { channels: 1, preSkip: 312, inputRate: 16_000 });
+      client.send(framePacket(opusHead(fields)));
+      for (const [i, packet] of packets.entries()) {
+        client.send(framePacket(packet)); // one packet per frame: the client batches nothing
+        if (i === 300 || i === 700) {
+          await sleep(30);
+          proxy.cut();
+          while (events.filter((e) => e.type === 'resumed').length < (i === 300 ? 1 : 2)) await sleep(20);
+        }
+      }
+      const saved = await client.stop();
+      assert.equal(saved.bytes, 2 + 19 + packets.reduce((sum, packet) => sum + 2 + packet.length, 0));
+      const recording = await waitForRecording(server, user, recordingId);
+      assert.deepEqual([recording.status, recording.pipeline], ['ready', 'remux']);
+      assert.ok(Math.abs(recording.duration_sec - (packets.length * 960 - 312) / 48_000) < 1e-6);
+      const res = await fetch(`${server.url}/api/recordings/${recordingId}/audio`, {
+        headers: { authorization: `Bearer ${user.token}` },
+      });
+      const stored: Buffer[] = [];
+      new OggOpusReader().push(Buffer.from(await res.arrayBuffer()), {
+        head: () => {},
+        packet: (p) => stored.push(p as Buffer),
+      });
+      assert.equal(stored.length, packets.length);
+      assert.ok(
+        stored.every((packet, i) => packet.equals(packets[i] as Buffer)),
+        'every packet, byte for byte',
+      );
     } finally {
       proxy.server.close();
     }

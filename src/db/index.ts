@@ -8,6 +8,7 @@ import * as cluster from './migrations/004_cluster.ts';
 import * as apiKeys from './migrations/005_api_keys.ts';
 import * as webhooks from './migrations/006_webhooks.ts';
 import * as transcripts from './migrations/007_transcripts.ts';
+import * as liveFormats from './migrations/008_live_formats.ts';
 import * as trash from './migrations/009_trash.ts';
 import * as tusUploads from './migrations/010_tus_uploads.ts';
 import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '005_api_keys': apiKeys,
   '006_webhooks': webhooks,
   '007_transcripts': transcripts,
+  '008_live_formats': liveFormats,
   '009_trash': trash,
   '010_tus_uploads': tusUploads,
 };

@@ -125,6 +125,10 @@ export interface RecordingTable {
   deleted_at: string | null;
   /** Who moved it to the trash (a person, or an API key's creator). */
   deleted_by: string | null;
+  /** Live recordings: the format the client declared (src/media/input-format.ts); null for a container. */
+  input_format: string | null;
+  /** How the finished file was made: `remux` (the client's Opus copied) or `transcode`. */
+  pipeline: 'remux' | 'transcode' | null;
 }
 
 export type JobKind = 'process' | 'transcribe';

@@ -7,14 +7,17 @@
  *   LIVE_COMMIT_INTERVAL_MS and at the end, reported as `committed`. A committed byte survives the loss
  *   of this node: any node can resume or finish the recording from the segments.
  *
- * The node holds the recording's lease and renews it; every commit and every status change carries the
- * lease epoch. When another node takes the recording over (a client resumed there), this node's next
- * renewal or commit is refused: it is fenced, closes its connection with 4409 and lets go of everything
- * without finishing anything.
+ * The node holds the recording's lease and renews it (live.service.ts renews all of them at once); every
+ * commit and every status change carries the lease epoch. When another node takes the recording over (a
+ * client resumed there), this node's next renewal or commit is refused: it is fenced, closes its
+ * connection with 4409 and lets go of everything without finishing anything.
  *
- * While recording, a live transcoder in a media worker reads the raw log as it grows, so the finished
- * file is ready moments after the end. If it fails (worker crash, pool full, a node that took over), the
- * recording carries on with the raw log alone and is processed from its segments by a job at the end.
+ * Each chunk also goes to the recording's LiveInput (live-input.ts), which decides how the file is made.
+ * Input that already is the stored format is remuxed there, in this process, and the file is ready when
+ * the client stops. Anything else is transcoded: a live transcoder in a media worker, opened when the
+ * input says so, reads the raw log as it grows, so the finished file is ready moments after the end. If
+ * it fails (worker crash, pool full, a node that took over), the recording carries on with the raw log
+ * alone and is processed from its segments by a job at the end.
  */
 import { open } from 'node:fs/promises';
 import type { Recording } from '../db/schema.ts';
@@ -22,22 +25,25 @@ import type { ErrorCode } from '../errors.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { AudioInfo, LiveTranscoder } from '../media/types.ts';
 import { AckLatency } from './ack-latency.ts';
+import type { LiveInput } from './live-input.ts';
 import { CloseCode } from './protocol.ts';
 import { RawLog } from './raw-log.ts';
 import type { AttachedClient, RecordingHandle, SavedResult } from './session.ts';
+import type { Watermarks } from './watermarks.ts';
 
 /** Pause reading from the client past this many bytes not yet written/transcoded; resume below LOW. */
 export const HIGH_WATER_BYTES = 1024 * 1024;
 export const LOW_WATER_BYTES = 256 * 1024;
 /** Largest segment written at once (a client catching up after a resume sends fast). */
 const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Raw log bytes read at a time when a recording's input is replayed (a takeover, a failed disk). */
+const REPLAY_BYTES = 256 * 1024;
 /** Retries of a finalisation that failed for a server reason (storage or database down). */
 const FINALISE_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
 /** The lifecycle, as far as a live recording needs it. */
 export interface LiveStore {
-  renew(recordingId: string, epoch: number): Promise<boolean>;
-  commitLiveSegment(recordingId: string, epoch: number, start: number, bytes: Uint8Array): Promise<boolean>;
+  putLiveSegment(recordingId: string, start: number, bytes: Uint8Array): Promise<void>;
   setResumable(recordingId: string, epoch: number, until: string | null): Promise<Recording | undefined>;
   complete(recording: Recording, epoch: number, oggPath: string, info: AudioInfo): Promise<Recording | undefined>;
   toProcessing(recordingId: string, epoch: number): Promise<Recording | undefined>;
@@ -48,6 +54,8 @@ export interface LiveStore {
 
 export interface LiveRecordingDeps {
   store: LiveStore;
+  /** Moves committed watermarks, many recordings' in one transaction. */
+  watermarks: Watermarks;
   /** Removes the recording's spool folder. */
   cleanup(recordingId: string): Promise<void>;
   onFinished(recording: LiveRecording): void;
@@ -66,11 +74,16 @@ export interface LiveRecordingOptions {
   /** The lease epoch this node holds the recording at. */
   epoch: number;
   rawLogPath: string;
+  /** Where a live transcoder writes the file. */
   oggPath: string;
+  /** Where the input writes the remuxed file (or the Ogg of raw Opus packets to transcode). */
+  remuxPath: string;
+  /** A fresh input checker (the raw log is replayed through it when it is rebuilt). */
+  newInput: () => LiveInput;
+  /** A stream not recognised this long after its first byte is refused (fail fast). */
+  recogniseTimeoutMs: number;
   fsyncIntervalMs: number;
   commitIntervalMs: number;
-  /** Lease renewals (a third of the lease). */
-  renewIntervalMs: number;
   resumeGraceMs: number;
   maxBytes: number;
   maxDurationMs: number;
@@ -81,8 +94,11 @@ export interface LiveRecordingOptions {
   processingWaitMs: () => number;
   /** Bytes already in the object store (a recording taken over or recovered). */
   committed: number;
-  /** A transcoder promise (null: raw log only, e.g. after a crash or a takeover). */
-  transcoder: Promise<LiveTranscoder> | null;
+  /**
+   * Opens a live transcoder reading `input`, when the input must be transcoded (null: raw log only, e.g.
+   * after a crash or a takeover; a job transcodes the recording after it ends).
+   */
+  openTranscoder: ((input: string) => Promise<LiveTranscoder>) | null;
 }
 
 export type RecordingState = 'attached' | 'detached' | 'finalising' | 'finished' | 'fenced';
@@ -96,9 +112,13 @@ export class LiveRecording implements RecordingHandle {
   #log: RawLog;
   #state: RecordingState = 'detached';
   #client: AttachedClient | null = null;
+  #input: LiveInput;
+  /** The client's audio was refused (by the input checks or the transcoder): the recording fails. */
+  #refusal: AppError | undefined;
+  #transcoderStarted = false;
   #transcoder: LiveTranscoder | null = null;
   #transcoderError: unknown;
-  #transcodeChain: Promise<void>;
+  #transcodeChain: Promise<void> = Promise.resolve();
   #transcodePending = 0;
   /** Raw log length the transcoder has been told about (and accepted). */
   #advanced = 0;
@@ -111,6 +131,8 @@ export class LiveRecording implements RecordingHandle {
   /** The live transcode's result, once finished (kept across finalisation retries). */
   #transcoded: AudioInfo | undefined;
   #acks: AckLatency;
+  /** Storing the remuxed file failed: a retried finalisation leaves it to a job. */
+  #remuxLost = false;
 
   private constructor(options: LiveRecordingOptions, deps: LiveRecordingDeps, log: RawLog) {
     this.id = options.id;
@@ -121,20 +143,10 @@ export class LiveRecording implements RecordingHandle {
     this.#log = log;
     this.#committed = options.committed;
     this.#acks = new AckLatency((seconds) => deps.metrics?.ackLatency(seconds));
-    // The transcoder opens while the client is told to start; audio written meanwhile waits for it.
-    this.#transcodeChain = (options.transcoder ?? Promise.reject(new Error('no live transcoder'))).then(
-      (transcoder) => {
-        this.#transcoder = transcoder;
-      },
-      (error: unknown) => {
-        if (options.transcoder) this.#transcoderFailed(error);
-        else this.#transcoderError = error;
-      },
-    );
+    this.#input = options.newInput();
     this.#timers.push(
       setTimeout(() => this.#limitReached('media_too_long'), options.maxDurationMs),
       setInterval(() => void this.#commit().catch(() => {}), options.commitIntervalMs),
-      setInterval(() => void this.#renew(), options.renewIntervalMs),
     );
   }
 
@@ -146,6 +158,12 @@ export class LiveRecording implements RecordingHandle {
       onError: (error) => recording?.onLogError(error),
     });
     recording = new LiveRecording(options, deps, log);
+    try {
+      await recording.#replay();
+    } catch (error) {
+      await log.close().catch(() => {});
+      throw error;
+    }
     return recording;
   }
 
@@ -183,6 +201,10 @@ export class LiveRecording implements RecordingHandle {
         onDurable: (bytes) => this.onDurable(bytes),
         onError: (error) => this.onLogError(error),
       });
+      // The input read bytes that did not reach the disk: it reads the log again, as it is now.
+      await this.#input.close();
+      this.#input = this.#options.newInput();
+      await this.#replay();
     }
     const previous = this.#client;
     this.#clearGrace();
@@ -229,30 +251,97 @@ export class LiveRecording implements RecordingHandle {
       this.#limitReached('recording_too_large');
       return;
     }
+    if (this.#log.length === 0) this.#armRecognition();
     const written = this.#log.append(chunk);
     this.#acks.received(this.#log.length);
     this.#deps.metrics?.received(chunk.length);
     void written.then(() => this.#checkPressure());
-    if (this.#transcoderError === undefined) {
-      this.#transcodePending += chunk.length;
-      this.#transcodeChain = this.#transcodeChain.then(async () => {
-        await written;
+    this.#read(chunk);
+    if (this.#transcoderStarted) this.#advance(written, chunk.length);
+    this.#checkPressure();
+  }
+
+  /** The input checks read the chunk; the transcoder starts when they say the input needs one. */
+  #read(chunk: Buffer): void {
+    if (this.#refusal) return;
+    try {
+      this.#input.push(chunk);
+    } catch (error) {
+      const refused = refusalOf(error);
+      if (!refused) throw error;
+      this.#refuse(refused);
+      return;
+    }
+    if (this.#input.pipeline === 'transcode') this.#startTranscoder();
+  }
+
+  /** Reads the raw log into a new input from its first byte (a recording taken over, a failed disk). */
+  async #replay(): Promise<void> {
+    const end = this.#log.length;
+    for (let at = 0; at < end && !this.#refusal; at += REPLAY_BYTES) {
+      this.#read(await readBytes(this.#options.rawLogPath, at, Math.min(end, at + REPLAY_BYTES)));
+    }
+    if (this.#transcoderStarted) this.#advance(Promise.resolve(), 0);
+  }
+
+  /** A stream not recognised within the timeout after its first byte is refused, whatever its bitrate. */
+  #armRecognition(): void {
+    const ms = this.#options.recogniseTimeoutMs;
+    this.#timers.push(
+      setTimeout(() => {
+        if (this.#input.recognised || !this.live) return;
+        this.#refuse(
+          new AppError('invalid_media', `the live stream was not recognised within ${ms / 1000} s of its first byte`),
+        );
+      }, ms),
+    );
+  }
+
+  #startTranscoder(): void {
+    if (this.#transcoderStarted) return;
+    this.#transcoderStarted = true;
+    const open = this.#options.openTranscoder;
+    if (!open || this.#transcoderError !== undefined) {
+      this.#transcoderError ??= new Error('no live transcoder');
+      return;
+    }
+    const input = this.#input.transcodeSource === 'raw-log' ? this.#options.rawLogPath : this.#options.remuxPath;
+    const opening = open(input);
+    opening.catch(() => {}); // handled in the chain
+    // Audio written while it opens waits for it in the chain.
+    this.#transcodeChain = this.#transcodeChain.then(() =>
+      opening.then(
+        (transcoder) => {
+          this.#transcoder = transcoder;
+        },
+        (error: unknown) => this.#transcoderFailed(error),
+      ),
+    );
+  }
+
+  /**
+   * Tells the transcoder how far its input now goes, once `written` (this chunk's raw-log write) is done;
+   * `bytes` count towards backpressure until then.
+   */
+  #advance(written: Promise<void>, bytes: number): void {
+    if (this.#transcoderError !== undefined) return;
+    this.#transcodePending += bytes;
+    this.#transcodeChain = this.#transcodeChain.then(async () => {
+      await written;
+      try {
         // Everything written by now, this chunk included; a step behind a burst may already be covered
         // by an earlier one, which then saves the round trip to the worker.
-        const total = this.#log.written;
+        const total = this.#input.transcodeSource === 'raw-log' ? this.#log.written : await this.#input.flushed();
         if (this.#transcoderError === undefined && this.#transcoder && total > this.#advanced) {
-          try {
-            await this.#transcoder.advance(total);
-            this.#advanced = total;
-          } catch (error) {
-            this.#transcoderFailed(error);
-          }
+          await this.#transcoder.advance(total);
+          this.#advanced = total;
         }
-        this.#transcodePending -= chunk.length;
-        this.#checkPressure();
-      });
-    }
-    this.#checkPressure();
+      } catch (error) {
+        this.#transcoderFailed(error);
+      }
+      this.#transcodePending -= bytes;
+      this.#checkPressure();
+    });
   }
 
   /** Ends the recording for a server reason: save everything, then tell the client and close. */
@@ -330,13 +419,18 @@ export class LiveRecording implements RecordingHandle {
       await this.#deps.cleanup(this.id).catch(() => {});
       return this.#result('failed', null, 'invalid_media', message);
     }
+    this.#endInput();
     await this.#transcodeChain;
-    const refused = refusalOf(this.#transcoderError);
+    const refused = this.#refusal;
     if (refused) {
       // The client's audio itself was refused (not audio, too long, ahead of real time): processing it
       // again would give the same answer. What was received is kept for the retention period.
       await this.#fenced(this.#deps.store.fail(this.id, this.epoch, refused, refused.message));
       return this.#result('failed', null, refused.code, refused.message);
+    }
+    if (this.#input.pipeline === 'remux' && !this.#remuxLost) {
+      const ready = await this.#storeRemuxed();
+      if (ready) return this.#result('ready', ready.duration_sec);
     }
     if (this.#transcoderError === undefined && this.#transcoder && !this.#transcoded) {
       try {
@@ -346,7 +440,10 @@ export class LiveRecording implements RecordingHandle {
       }
     }
     if (this.#transcoded) {
-      const ready = await this.#storeLiveFile(this.#transcoded);
+      const ready = await this.#storeLiveFile(this.#options.oggPath, this.#transcoded, (error) => {
+        this.#transcoded = undefined;
+        this.#transcoderFailed(error);
+      });
       if (ready) return this.#result('ready', ready.duration_sec);
     }
     // No live transcode: a processing job (on any node) makes the file from the committed segments.
@@ -358,17 +455,48 @@ export class LiveRecording implements RecordingHandle {
   }
 
   /**
-   * Stores the live transcode as the recording's file. Undefined when that failed: a job then makes the
-   * file again from the committed segments.
+   * The end of the stream for the input: its last decision (a last bitrate window may still turn it to
+   * transcode) or a refusal; a transcoder reading the input's Ogg file is told where that file ends.
    */
-  async #storeLiveFile(info: AudioInfo): Promise<Recording | undefined> {
+  #endInput(): void {
+    if (this.#refusal) return;
+    try {
+      this.#input.end();
+    } catch (error) {
+      const refused = refusalOf(error);
+      if (!refused) throw error;
+      this.#refusal = refused;
+      return;
+    }
+    if (this.#transcoderStarted && this.#input.transcodeSource === 'remux-file') this.#advance(Promise.resolve(), 0);
+  }
+
+  /** Stores the remuxed file. Undefined when that failed: a job then makes the file from the segments. */
+  async #storeRemuxed(): Promise<Recording | undefined> {
+    const lost = (error: unknown) => {
+      this.#remuxLost = true;
+      this.#deps.log.warn({ err: error, recordingId: this.id }, 'the remuxed file was lost; a job will make it');
+    };
+    try {
+      await this.#input.flushed();
+    } catch (error) {
+      lost(error);
+      return undefined;
+    }
+    return this.#storeLiveFile(this.#options.remuxPath, this.#input.info(), lost);
+  }
+
+  /**
+   * Stores a file made while recording as the recording's. Undefined when that failed (`lost` is told
+   * why): a job then makes the file again from the committed segments.
+   */
+  async #storeLiveFile(path: string, info: AudioInfo, lost: (error: unknown) => void): Promise<Recording | undefined> {
     const row = await this.#fenced(this.#deps.store.current(this.id));
     try {
-      return await this.#fenced(this.#deps.store.complete(row, this.epoch, this.#options.oggPath, info));
+      return await this.#fenced(this.#deps.store.complete(row, this.epoch, path, info));
     } catch (error) {
       if (this.#state === 'fenced') throw error;
-      this.#transcoded = undefined;
-      this.#transcoderFailed(error);
+      lost(error);
       return undefined;
     }
   }
@@ -410,26 +538,28 @@ export class LiveRecording implements RecordingHandle {
       await this.#committing.catch(() => {});
       if (!options.all) return;
     }
-    const run = this.#commitPending();
-    this.#committing = run;
+    // Set before awaiting, cleared after: a round with nothing to commit finishes synchronously, and
+    // clearing from inside it would run before this assignment and leave it set for good.
+    const committing = this.#commitSegments();
+    this.#committing = committing;
     try {
-      await run;
+      await committing;
     } catch (error) {
       // The store is unreachable: the audio stays acknowledged on this disk; the next tick tries again.
       this.#deps.log.warn({ err: error, recordingId: this.id }, 'committing live audio failed');
       if (options.all) throw error;
     } finally {
-      if (this.#committing === run) this.#committing = undefined;
+      if (this.#committing === committing) this.#committing = undefined;
     }
   }
 
-  /** One pass: segment after segment until everything durable is committed (or we are fenced). */
-  async #commitPending(): Promise<void> {
+  async #commitSegments(): Promise<void> {
     while (this.#log.durable > this.#committed && this.#state !== 'fenced') {
       const start = this.#committed;
       const end = Math.min(this.#log.durable, start + MAX_SEGMENT_BYTES);
       const bytes = await readBytes(this.#options.rawLogPath, start, end);
-      if (!(await this.#deps.store.commitLiveSegment(this.id, this.epoch, start, bytes))) {
+      await this.#deps.store.putLiveSegment(this.id, start, bytes);
+      if (!(await this.#deps.watermarks.advance(this.id, this.epoch, end))) {
         this.#onFenced();
         return;
       }
@@ -438,12 +568,9 @@ export class LiveRecording implements RecordingHandle {
     }
   }
 
-  async #renew(): Promise<void> {
-    try {
-      if (!(await this.#deps.store.renew(this.id, this.epoch))) this.#onFenced();
-    } catch (error) {
-      this.#deps.log.warn({ err: error, recordingId: this.id }, 'could not renew a live recording lease');
-    }
+  /** A lease renewal found the recording held by another node now (or deleted). */
+  leaseLost(): void {
+    this.#onFenced();
   }
 
   /** Another node owns the recording now (or it was deleted): let go of everything, finish nothing. */
@@ -462,6 +589,7 @@ export class LiveRecording implements RecordingHandle {
     });
     void this.#transcoder?.abort().catch(() => {});
     void this.#log.close().catch(() => {});
+    void this.#input.close();
     this.#deps.onFinished(this);
     void this.#deps.cleanup(this.id).catch(() => {});
   }
@@ -470,6 +598,7 @@ export class LiveRecording implements RecordingHandle {
     if (this.#state === 'fenced') return;
     this.#state = 'finished';
     this.#client = null;
+    void this.#input.close();
     this.#deps.onFinished(this);
   }
 
@@ -513,18 +642,31 @@ export class LiveRecording implements RecordingHandle {
     if (this.#transcoderError !== undefined) return;
     this.#transcoderError = error;
     const refused = refusalOf(error);
-    if (refused && this.live) {
-      // Fail fast: a stream the server refuses ends now, with the reason, not at the client's stop.
-      void this.end({ code: refused.wsCloseCode, reason: refused.message, error: refused.code }).catch(() => {});
+    if (refused) {
+      this.#refuse(refused);
       return;
     }
-    if (this.#options.transcoder) {
+    if (this.#options.openTranscoder) {
       this.#deps.log.warn(
         { err: error, recordingId: this.id },
         'live transcoding failed; the recording will be processed from its segments',
       );
     }
     void this.#transcoder?.abort().catch(() => {});
+  }
+
+  /**
+   * The client's audio is refused (not audio, too long, ahead of real time): the recording fails with
+   * what was received kept. Fail fast: a live session ends now, with the reason, not at the client's stop.
+   */
+  #refuse(refused: AppError): void {
+    if (this.#refusal) return;
+    this.#refusal = refused;
+    this.#transcoderError ??= refused;
+    void this.#transcoder?.abort().catch(() => {});
+    if (this.live) {
+      void this.end({ code: refused.wsCloseCode, reason: refused.message, error: refused.code }).catch(() => {});
+    }
   }
 
   /** Backpressure: pause the socket while the log or the transcoder is behind (ws pause/resume). */

@@ -14,17 +14,21 @@ import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
 import type { Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { LiveTranscoder, MediaEngine } from '../media/types.ts';
+import { parseInputFormat, serialiseInputFormat } from '../media/input-format.ts';
+import type { MediaEngine } from '../media/types.ts';
 import type { OrgAccess } from '../orgs/access.ts';
 import { filenameFor, type Lifecycle } from '../recordings/lifecycle.ts';
 import type { RecordingsRepo } from '../recordings/recordings.repo.ts';
 import type { Spool } from '../storage/spool.ts';
+import { LiveInput } from './live-input.ts';
 import { LiveRecording, type LiveRecordingDeps } from './live-recording.ts';
 import { CloseCode, type ResumeMessage, type StartMessage } from './protocol.ts';
 import { type AttachedClient, LiveSession, type Transport } from './session.ts';
+import { batchWatermarks } from './watermarks.ts';
 
 export const RAW_LOG_FILE = 'input';
 export const LIVE_OGG_FILE = 'live.ogg';
+export const REMUX_OGG_FILE = 'remux.ogg';
 /** How long a stop waits for a processing job when the live transcode was lost. */
 const PROCESSING_WAIT_MS = 120_000;
 
@@ -71,6 +75,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
 
   const recordingDeps: LiveRecordingDeps = {
     store: lifecycle,
+    watermarks: batchWatermarks(lifecycle),
     cleanup: (id) => spool.remove(id),
     onFinished: (recording) => {
       if (recordings.get(recording.id) === recording) recordings.delete(recording.id);
@@ -79,29 +84,58 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
     metrics: deps.metrics,
   };
 
+  /**
+   * Renews the leases of every live recording here in one transaction, a third of the lease apart: one
+   * database commit per interval for the node, not one per recording (on SQLite each is an fsync on the
+   * main thread; BENCHMARKS.md, "Live formats"). A recording whose lease is gone was taken over: fenced.
+   */
+  async function renewLeases(): Promise<void> {
+    const live = [...recordings.values()].filter((recording) => recording.live);
+    if (live.length === 0) return;
+    try {
+      const held = await lifecycle.renewMany(live.map(({ id, epoch }) => ({ id, epoch })));
+      for (const recording of live) if (!held.has(recording.id)) recording.leaseLost();
+    } catch (error) {
+      log.warn({ err: error, recordings: live.length }, 'could not renew the leases of live recordings');
+    }
+  }
+  const renewal = setInterval(() => void renewLeases(), deps.leaseMs / 3).unref();
+
   function refuseWhileClosing(): void {
     if (closing) throw new AppError('busy', 'the server is shutting down; reconnect in a moment');
   }
 
-  function open(row: Recording, transcoder: Promise<LiveTranscoder> | null, committed: number): Promise<LiveRecording> {
+  /** `transcode`: a live transcoder may be opened (not after a crash or a takeover: a job does it then). */
+  function open(row: Recording, transcode: boolean, committed: number): Promise<LiveRecording> {
     const elapsedMs = Date.now() - Date.parse(row.created_at);
+    const format = parseInputFormat(row.input_format);
+    const oggPath = spool.pathFor(row.id, LIVE_OGG_FILE);
+    const remuxPath = spool.pathFor(row.id, REMUX_OGG_FILE);
+    // The audio may not run ahead of the time since the recording started (a client cannot push hours
+    // of audio through a minute-long connection).
+    const pace = { startedAtMs: Date.parse(row.created_at), slackSec: live.maxAudioAheadSec };
     return LiveRecording.open(
       {
         id: row.id,
         userId: row.user_id,
         epoch: row.lease_epoch,
         rawLogPath: spool.pathFor(row.id, RAW_LOG_FILE),
-        oggPath: spool.pathFor(row.id, LIVE_OGG_FILE),
+        oggPath,
+        remuxPath,
+        newInput: () => new LiveInput({ format, remuxPath, maxDurationSec: deps.maxDurationSec, pace }),
+        recogniseTimeoutMs: live.recogniseTimeoutMs,
         fsyncIntervalMs: live.fsyncIntervalMs,
         commitIntervalMs: live.commitIntervalMs,
-        renewIntervalMs: deps.leaseMs / 3,
         resumeGraceMs: live.resumeGraceMs,
         maxBytes: live.maxRecordingBytes,
         maxDurationMs: Math.max(1000, deps.maxDurationSec * 1000 - elapsedMs),
         // At shutdown a stop does not wait for a job: it runs later, on this node or another.
         processingWaitMs: () => (closing ? 0 : PROCESSING_WAIT_MS),
         committed,
-        transcoder,
+        openTranscoder: transcode
+          ? (input) =>
+              deps.media.openLive(oggPath, input, { ...pace, ...(format.kind === 'pcm' ? { pcm: format } : {}) })
+          : null,
       },
       recordingDeps,
     );
@@ -128,19 +162,12 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
       meetingLink: message.meeting_link,
       maxPerUser: live.maxSessionsPerUser,
       dialect: deps.dialect,
+      inputFormat: serialiseInputFormat(message.format),
     });
     let recording: LiveRecording;
     try {
       await spool.dirFor(row.id);
-      // The audio may not run ahead of the time since the recording started (a client cannot push hours
-      // of audio through a minute-long connection).
-      const transcoder = deps.media.openLive(
-        spool.pathFor(row.id, LIVE_OGG_FILE),
-        spool.pathFor(row.id, RAW_LOG_FILE),
-        { startedAtMs: Date.parse(row.created_at), slackSec: live.maxAudioAheadSec },
-      );
-      transcoder.catch(() => {}); // handled (logged, fallback) by the recording
-      recording = await open(row, transcoder, 0);
+      recording = await open(row, true, 0);
     } catch (error) {
       const message = 'the live session could not be set up';
       await lifecycle.fail(row.id, row.lease_epoch, new AppError('internal', message), message).catch(() => {});
@@ -208,7 +235,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
       const ownLog = row.lease_owner === deps.nodeId && (await exists(rawLog));
       // Our own raw log (a restart on the same disk) may hold acknowledged bytes not yet committed.
       if (!ownLog || (await sizeOf(rawLog)) < committed) await lifecycle.restoreLiveLog(row.id, rawLog);
-      const recording = await open(leased, null, committed);
+      const recording = await open(leased, false, committed);
       recordings.set(row.id, recording);
       log.info(
         { recordingId: row.id, epoch: leased.lease_epoch, from: row.lease_owner, committed, bytes: recording.bytes },
@@ -280,6 +307,7 @@ export function createLiveService(deps: LiveServiceDeps): LiveService {
 
     async shutdown() {
       closing = true;
+      clearInterval(renewal);
       for (const session of sessions) session.goingAway();
       await Promise.allSettled(
         [...recordings.values()].map((recording) =>

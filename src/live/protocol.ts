@@ -8,6 +8,15 @@
  */
 import { asDatabaseUnavailable } from '../db/unavailable.ts';
 import { AppError, ERRORS, type ErrorCode, toAppError } from '../errors.ts';
+import {
+  CONTAINER,
+  type InputFormat,
+  PCM_CODECS,
+  PCM_MAX_CHANNELS,
+  PCM_MAX_RATE,
+  PCM_MIN_RATE,
+  type PcmCodec,
+} from '../media/input-format.ts';
 import { type TextRule, textProblem } from '../text-policy.ts';
 
 export const LIVE_PATH = '/api/ws/record';
@@ -67,6 +76,8 @@ export interface StartMessage {
   ack: boolean;
   /** Opt-in: the server sends `{"status":"committed","bytes":N}` as audio reaches shared storage. */
   commit: boolean;
+  /** Opt-in (`format`, `sample_rate`, `channels`): raw PCM or Opus packets instead of a container. */
+  format: InputFormat;
 }
 
 export interface ResumeMessage {
@@ -157,7 +168,14 @@ export function parseStartOrResume(text: string): StartMessage | ResumeMessage {
   if (orgId.length === 0 || orgId.length > 64) invalid('org_id', 'must be an organisation id');
   checkText(orgId, 'org_id', 'plain');
 
-  return { name: name.trim(), meeting_link: link === '' ? null : link, org_id: orgId, ack, commit };
+  return {
+    name: name.trim(),
+    meeting_link: link === '' ? null : link,
+    org_id: orgId,
+    ack,
+    commit,
+    format: parseFormat(value),
+  };
 }
 
 function invalid(field: string, problem: string): never {
@@ -174,6 +192,39 @@ function requiredString(value: Record<string, unknown>, field: string, what: str
 function checkText(text: string, field: string, rule: TextRule): void {
   const problem = textProblem(text, rule);
   if (problem) invalid(field, problem);
+}
+
+/**
+ * The opt-in input format (docs/live-protocol.md §3): absent, a container recognised from the bytes;
+ * `"pcm_s16le"` or `"pcm_f32le"` with `sample_rate` and `channels`; `"opus"`, length-prefixed packets
+ * whose first packet is the OpusHead (which carries the rate and channels, so the fields are refused).
+ */
+function parseFormat(value: Record<string, unknown>): InputFormat {
+  const { format, sample_rate: rate, channels } = value;
+  if (format === undefined) {
+    for (const name of ['sample_rate', 'channels'] as const) {
+      if (value[name] !== undefined) invalid(name, 'needs a "format"');
+    }
+    return CONTAINER;
+  }
+  if (format === 'opus') {
+    for (const name of ['sample_rate', 'channels'] as const) {
+      if (value[name] !== undefined) {
+        invalid(name, 'is not used with "format": "opus" (the OpusHead packet says it)');
+      }
+    }
+    return { kind: 'opus' };
+  }
+  if (typeof format !== 'string' || !(PCM_CODECS as readonly string[]).includes(format)) {
+    invalid('format', `must be "opus", ${PCM_CODECS.map((c) => `"${c}"`).join(' or ')}`);
+  }
+  if (!Number.isInteger(rate) || (rate as number) < PCM_MIN_RATE || (rate as number) > PCM_MAX_RATE) {
+    invalid('sample_rate', `must be an integer from ${PCM_MIN_RATE} to ${PCM_MAX_RATE}`);
+  }
+  if (!Number.isInteger(channels) || (channels as number) < 1 || (channels as number) > PCM_MAX_CHANNELS) {
+    invalid('channels', `must be 1 or ${PCM_MAX_CHANNELS}`);
+  }
+  return { kind: 'pcm', codec: format as PcmCodec, sampleRate: rate as number, channels: channels as number };
 }
 
 function isHttpUrl(text: string): boolean {

@@ -5,13 +5,16 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../errors.ts';
+import { type InputFormat, serialiseInputFormat } from '../media/input-format.ts';
 import type { LiveTranscoder } from '../media/types.ts';
 import { eventually } from '../test-support/eventually.ts';
 import { createTestLifecycle, type TestLifecycle } from '../test-support/lifecycle.ts';
+import { LiveInput } from './live-input.ts';
 import { LiveRecording, type LiveRecordingDeps } from './live-recording.ts';
 import { isOriginAllowed } from './origin.ts';
 import { closeReason, parseStartOrResume, type ServerMessage } from './protocol.ts';
 import { type AttachedClient, LiveSession, type RecordingHandle, type SavedResult, type Transport } from './session.ts';
+import { batchWatermarks } from './watermarks.ts';
 
 function fakeTransport() {
   const sent: ServerMessage[] = [];
@@ -171,6 +174,7 @@ describe('protocol', () => {
       org_id: 'o1',
       ack: false,
       commit: false,
+      format: { kind: 'container' },
     });
     assert.throws(() => parseStartOrResume(JSON.stringify({ ...META, meeting_link: 'ftp://x' })), /meeting_link/);
     assert.throws(() => parseStartOrResume('{"ack":"yes"}'), /ack/);
@@ -209,7 +213,11 @@ describe('LiveRecording', () => {
     ...overrides,
   });
 
-  /** A live recording over a real lifecycle (SQLite, local store), as live.service.ts opens one. */
+  /**
+   * A live recording over a real lifecycle (SQLite, local store), as live.service.ts opens one. Its input
+   * is raw PCM (float stereo at 48 kHz: 384 kB a second), so every byte goes to the transcoder unchecked.
+   */
+  const pcm: InputFormat = { kind: 'pcm', codec: 'pcm_f32le', sampleRate: 48_000, channels: 2 };
   async function withRecording(
     transcoder: LiveTranscoder,
     run: (r: LiveRecording, dir: string, t: TestLifecycle) => Promise<void>,
@@ -222,10 +230,12 @@ describe('LiveRecording', () => {
       meetingLink: null,
       maxPerUser: 3,
       dialect: 'sqlite',
+      inputFormat: serialiseInputFormat(pcm),
     });
     const dir = await t.spool.dirFor(row.id);
     const deps: LiveRecordingDeps = {
       store: t.lifecycle,
+      watermarks: batchWatermarks(t.lifecycle),
       cleanup: (id) => t.spool.remove(id),
       onFinished: () => {},
       log: { info: () => {}, warn: () => {}, error: () => {} },
@@ -237,15 +247,23 @@ describe('LiveRecording', () => {
         epoch: row.lease_epoch,
         rawLogPath: path.join(dir, 'input'),
         oggPath: path.join(dir, 'live.ogg'),
+        remuxPath: path.join(dir, 'remux.ogg'),
+        newInput: () =>
+          new LiveInput({
+            format: pcm,
+            remuxPath: path.join(dir, 'remux.ogg'),
+            maxDurationSec: 3600,
+            pace: { startedAtMs: Date.parse(row.created_at), slackSec: 30 },
+          }),
+        recogniseTimeoutMs: 5000,
         fsyncIntervalMs: 10,
         commitIntervalMs: 20,
-        renewIntervalMs: 1000,
         resumeGraceMs: 1000,
         maxBytes: 1 << 30,
         maxDurationMs: 60_000,
         processingWaitMs: () => 0,
         committed: 0,
-        transcoder: Promise.resolve(transcoder),
+        openTranscoder: async () => transcoder,
       },
       deps,
     );
@@ -334,6 +352,20 @@ describe('LiveRecording', () => {
         segments.reduce((sum, segment) => sum + segment.size, 0),
         500,
       );
+      assert.equal((await t.repo.get(recording.id))?.committed_bytes, 500);
+    });
+  });
+
+  it('keeps committing after rounds that found nothing new to commit', async () => {
+    await withRecording(failingTranscoder, async (recording, _dir, t) => {
+      const committed: number[] = [];
+      await recording.attach(client({ committed: (n) => committed.push(n) }));
+      await sleep(100); // commit rounds (every 20 ms) with nothing to do
+      recording.append(Buffer.alloc(300, 7));
+      await eventually(() => assert.equal(committed.at(-1), 300));
+      await sleep(100);
+      recording.append(Buffer.alloc(200, 8));
+      await eventually(() => assert.equal(committed.at(-1), 500));
       assert.equal((await t.repo.get(recording.id))?.committed_bytes, 500);
     });
   });

@@ -92,7 +92,15 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
       if (!(max > 0)) return Promise.reject(new Error(`normalize: bad maxDurationSec ${o.maxDurationSec}`));
       const jobLimits = { ...limits, maxDurationSec: Math.min(max, limits.maxDurationSec) };
       return pool.runFile(
-        (id) => ({ type: 'normalize', id, input, output, limits: jobLimits, encoder: fileEncoder }),
+        (id) => ({
+          type: 'normalize',
+          id,
+          input,
+          output,
+          limits: jobLimits,
+          encoder: fileEncoder,
+          ...(o.pcm ? { pcm: o.pcm } : {}),
+        }),
         o.onProgress,
         o.signal,
       );
@@ -114,6 +122,7 @@ export function createMediaEngine(opts: MediaEngineOptions): MediaEngineWithStat
           limits,
           encoder: liveEncoder,
           ...(pace ? { pace } : {}),
+          ...(o.pcm ? { pcm: o.pcm } : {}),
         }));
       } catch (err) {
         release();

@@ -20,9 +20,10 @@
 import { closeSync, openSync } from 'node:fs';
 import { AVMEDIA_TYPE_AUDIO } from 'node-av/constants';
 import type { CodecContext, Stream } from 'node-av/lib';
-import { Dictionary, FFmpegError, FormatContext, Frame, Packet } from 'node-av/lib';
+import { Dictionary, FFmpegError, FormatContext, Frame, InputFormat, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
 import { AudioBudget, type LivePace } from './audio-budget.ts';
+import { type PcmFormat, pcmBytesPerSecond, pcmDemuxer, pcmOptions } from './input-format.ts';
 import { checkSampleRate } from './limits.ts';
 import { DEFAULT_ENCODER, type OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import { DecodeHealth, drainDecoder, openDecoder, openWriter } from './transcode-file.ts';
@@ -47,6 +48,12 @@ const OPEN_PROBE_BYTES = 8 * 1024;
  */
 const READ_AHEAD = 16 * 1024;
 /**
+ * FFmpeg's raw PCM demuxer reads packets of up to 100 ms (libavformat/pcm.c, PCM_DEMUX_TARGET_FPS): that
+ * much, plus one read, must lie ahead. Under HIGH_WATER for any accepted PCM (192 kHz stereo float: 158 kB).
+ */
+const pcmReadAhead = (pcm: PcmFormat): number =>
+  Math.max(READ_AHEAD, Math.ceil(pcmBytesPerSecond(pcm) / 10) + READ_BLOCK);
+/**
  * Backlog above which advance() acknowledgements are held back. Bounds the work left for finish() (~1 min
  * of audio at 32 kbps, well under a second to transcode) even when a client sends faster than real time.
  */
@@ -60,6 +67,10 @@ export class LiveSession {
   readonly outputPath: string;
   private readonly inputPath: string;
   private readonly encoder: OpusEncoderSettings;
+  /** Raw PCM as the client declared it; undefined: a container, recognised from the bytes. */
+  private readonly pcm: PcmFormat | undefined;
+  /** Bytes beyond the demuxer's position before it is asked for a packet (see READ_AHEAD). */
+  private readonly readAhead: number;
   /** Opened with the demuxer: the API process may create the raw log only after it opened this session. */
   private readFd = -1;
   /** Bytes of the raw log the API process has told us are written. */
@@ -81,17 +92,23 @@ export class LiveSession {
   private readonly budget: AudioBudget;
   private writer: OggOpusWriter | null = null;
 
-  /** With `pace`, the audio may not run ahead of the time since the session started (audio-budget.ts). */
+  /**
+   * With `pace`, the audio may not run ahead of the time since the session started (audio-budget.ts);
+   * with `pcm`, the input is raw PCM of that format instead of a container.
+   */
   constructor(
     outputPath: string,
     inputPath: string,
     maxDurationSec: number,
     encoder: OpusEncoderSettings = DEFAULT_ENCODER,
     pace?: LivePace,
+    pcm?: PcmFormat,
   ) {
     this.outputPath = outputPath;
     this.inputPath = inputPath;
     this.encoder = encoder;
+    this.pcm = pcm;
+    this.readAhead = pcm ? pcmReadAhead(pcm) : READ_AHEAD;
     this.budget = new AudioBudget(maxDurationSec, () => (this.opened ? Number(this.fmt!.pbBytes) : 0), pace);
     this.pkt.alloc();
     this.frame.alloc();
@@ -158,13 +175,14 @@ export class LiveSession {
   /** Work until out of data or time; true if there is more to do right away. */
   private step(deadline: number): boolean {
     if (this.state === 'waiting') {
-      if (!this.ended && this.written < OPEN_BYTES) return false;
+      // Raw PCM has nothing to probe: it opens as soon as its first packet can be read.
+      if (!this.ended && this.written < (this.pcm ? this.readAhead : OPEN_BYTES)) return false;
       this.open();
     }
     const fmt = this.fmt!;
     const dec = this.dec!;
     for (let n = 1; ; n++) {
-      if (!this.ended && this.written - Number(fmt.pbBytes) < READ_AHEAD) return false;
+      if (!this.ended && this.written - Number(fmt.pbBytes) < this.readAhead) return false;
       if ((n & 15) === 0 && performance.now() > deadline) return true;
       const ret = fmt.readFrameSync(this.pkt);
       if (ret < 0) {
@@ -196,12 +214,14 @@ export class LiveSession {
     const fmt = new FormatContext();
     this.fmt = fmt;
     const opts = new Dictionary();
-    opts.set('format_whitelist', LIVE_DEMUXERS);
+    opts.set('format_whitelist', this.pcm ? pcmDemuxer(this.pcm) : LIVE_DEMUXERS);
+    for (const [key, value] of Object.entries(this.pcm ? pcmOptions(this.pcm) : {})) opts.set(key, value);
     opts.set('protocol_whitelist', 'pipe');
     opts.set('probesize', String(this.ended ? LIVE_PROBE_BYTES : OPEN_PROBE_BYTES));
     opts.set('analyzeduration', '1000000');
     opts.set('blocksize', String(READ_BLOCK));
-    let ret = fmt.openInputSync(`pipe:${this.readFd}`, null, opts);
+    const format = this.pcm ? InputFormat.findInputFormat(pcmDemuxer(this.pcm)) : null;
+    let ret = fmt.openInputSync(`pipe:${this.readFd}`, format, opts);
     opts.free();
     if (ret < 0) {
       throw new AppError(

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MediaEngineWithStats } from './index.ts';
 import { createMediaEngine } from './index.ts';
+import type { PcmFormat } from './input-format.ts';
 import { fixture, opusHeadInputRate, rejectsWith, tempDir, writeToneWav } from './test-helpers.ts';
-import type { LiveTranscoder } from './types.ts';
+import type { LiveOptions, LiveTranscoder } from './types.ts';
 
 const CHUNK = 4096;
 interface Live {
@@ -33,10 +35,10 @@ describe('media engine: live', () => {
   after(() => engine.close());
 
   /** A session writing `<name>.ogg` from the input file `<name>.input`, which starts out empty. */
-  async function open(name: string): Promise<Live> {
+  async function open(name: string, options: LiveOptions = {}): Promise<Live> {
     const input = join(dir, `${name}.input`);
     writeFileSync(input, '');
-    return { live: await engine.openLive(join(dir, `${name}.ogg`), input), input };
+    return { live: await engine.openLive(join(dir, `${name}.ogg`), input, options), input };
   }
 
   const CASES: Array<[string, number]> = [
@@ -58,6 +60,44 @@ describe('media engine: live', () => {
       assert.equal(readFileSync(s.input).length, readFileSync(fixture(name)).length);
     });
   }
+
+  /** The speech fixture's samples (16 kHz mono s16le) as `pcm`, by the ffmpeg CLI. */
+  const pcmSpeech = (pcm: PcmFormat) =>
+    execFileSync(
+      'ffmpeg',
+      [
+        ...['-v', 'error', '-i', fixture('speech.wav'), '-ar', String(pcm.sampleRate), '-ac', String(pcm.channels)],
+        ...['-f', pcm.codec === 'pcm_s16le' ? 's16le' : 'f32le', '-'],
+      ],
+      { maxBuffer: 1 << 26 },
+    );
+  const PCM: PcmFormat[] = [
+    { codec: 'pcm_s16le', sampleRate: 16_000, channels: 1 },
+    { codec: 'pcm_f32le', sampleRate: 48_000, channels: 2 },
+    { codec: 'pcm_s16le', sampleRate: 8000, channels: 2 },
+    { codec: 'pcm_f32le', sampleRate: 192_000, channels: 2 },
+  ];
+  for (const pcm of PCM) {
+    test(`raw PCM (${pcm.codec}, ${pcm.sampleRate} Hz, ${pcm.channels} ch) streamed in 4 KB chunks`, async () => {
+      const name = `pcm-${pcm.codec}-${pcm.sampleRate}-${pcm.channels}`;
+      const s = await open(name, { pcm });
+      await stream(s, pcmSpeech(pcm));
+      const info = await s.live.finish();
+      assert.deepEqual([info.codec, info.channels], ['opus', 1]);
+      assert.equal(opusHeadInputRate(join(dir, `${name}.ogg`)), 16_000);
+      assert.ok(Math.abs(info.durationSec - 5) < 0.03, `duration ${info.durationSec}`);
+    });
+  }
+
+  test('raw PCM as a file job (normalize): the declared format says how to read it', async () => {
+    const pcm: PcmFormat = { codec: 'pcm_f32le', sampleRate: 44_100, channels: 2 };
+    const input = join(dir, 'pcm-file.input');
+    writeFileSync(input, pcmSpeech(pcm));
+    const info = await engine.normalize(input, join(dir, 'pcm-file.ogg'), { pcm });
+    assert.ok(Math.abs(info.durationSec - 5) < 0.03, `duration ${info.durationSec}`);
+    // Without the declaration the same bytes are no media at all.
+    await rejectsWith(engine.normalize(input, join(dir, 'pcm-file-2.ogg')), 'unsupported_media');
+  });
 
   test('a long stream is transcoded while it arrives: finish() is quick', async () => {
     // 3 minutes of Ogg/Opus made by the engine itself, then streamed back in.

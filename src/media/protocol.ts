@@ -3,6 +3,7 @@
 import type { ErrorCode } from '../errors.ts';
 import { AppError, ERRORS } from '../errors.ts';
 import type { LivePace } from './audio-budget.ts';
+import type { PcmFormat } from './input-format.ts';
 import type { OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
 import type { WhisperJob, WhisperSegment } from './whisper.ts';
@@ -13,7 +14,16 @@ export interface JobLimits {
 }
 
 export type Request =
-  | { type: 'normalize'; id: number; input: string; output: string; limits: JobLimits; encoder: OpusEncoderSettings }
+  | {
+      type: 'normalize';
+      id: number;
+      input: string;
+      output: string;
+      limits: JobLimits;
+      encoder: OpusEncoderSettings;
+      /** Set: the input is raw PCM of this format. */
+      pcm?: PcmFormat;
+    }
   | { type: 'probe'; id: number; path: string; limits: JobLimits }
   | { type: 'transcribe'; id: number; job: WhisperJob }
   | { type: 'cancel'; id: number; target: number }
@@ -28,6 +38,8 @@ export type Request =
       encoder: OpusEncoderSettings;
       /** Set: the session's audio may not run ahead of the time since it started. */
       pace?: LivePace;
+      /** Set: the input is raw PCM of this format. */
+      pcm?: PcmFormat;
     }
   | { type: 'live-advance'; id: number; sid: number; bytes: number }
   | { type: 'live-finish'; id: number; sid: number }

@@ -1,5 +1,6 @@
 /** Shared helpers for the media engine tests (real files, real worker processes, no mocks). */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,4 +80,46 @@ export function writeMeetingWav(path: string, segments: number[]): void {
     for (let n = 0; n < bytes; n += speech.length) parts.push(speech.subarray(0, Math.min(speech.length, bytes - n)));
   });
   writeFileSync(path, wavFile(Buffer.concat(parts), 16_000));
+}
+
+/**
+ * The speech fixture encoded by the ffmpeg CLI's libopus into Ogg (a test input generator; the server
+ * never runs ffmpeg), cached per settings. `args` are ffmpeg output options, e.g. ['-ac', '2'].
+ */
+export function opusSpeech(args: string[], seconds = 5): Buffer {
+  const file = join(tmpdir(), `earshot-opus-${seconds}s-${args.join('_').replace(/[^\w.-]/g, '')}.ogg`);
+  if (!existsSync(file)) {
+    execFileSync('ffmpeg', [
+      ...['-v', 'error', '-y', '-stream_loop', '-1', '-i', fixture('speech.wav'), '-t', String(seconds)],
+      ...['-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', ...args],
+      `${file}.tmp.ogg`,
+    ]);
+    renameSync(`${file}.tmp.ogg`, file);
+  }
+  return readFileSync(file);
+}
+
+/** The stored format's settings, as the transcoder encodes it. */
+export const STORED_FORMAT_ARGS = ['-ac', '1', '-ar', '16000', '-b:a', '24k'];
+
+/** Packets of an Ogg/Opus file as the ffprobe CLI sees them (an independent demuxer), with the OpusHead. */
+export function probePackets(file: string): Buffer[] {
+  const out = JSON.parse(
+    execFileSync(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', 'a:0', '-show_packets', '-show_data', '-of', 'json', file],
+      { maxBuffer: 1 << 28 },
+    ).toString(),
+  ) as { packets: { data: string }[] };
+  // ffprobe's hex dump: "00000000: 4881 7c86 ...  ascii" per 16 bytes.
+  return out.packets.map(({ data }) =>
+    Buffer.from(
+      data
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.slice(10, 49).replace(/\s/g, ''))
+        .join(''),
+      'hex',
+    ),
+  );
 }

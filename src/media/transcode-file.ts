@@ -17,6 +17,7 @@ import type { Stream } from 'node-av/lib';
 import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, InputFormat, Packet } from 'node-av/lib';
 import { AppError } from '../errors.ts';
 import { AudioBudget } from './audio-budget.ts';
+import { type PcmFormat, pcmDemuxer, pcmOptions } from './input-format.ts';
 import { checkSampleRate, inputOptions, isAllowedContainer, tooLong } from './limits.ts';
 import { DEFAULT_ENCODER, OggOpusWriter, type OpusEncoderSettings } from './opus-writer.ts';
 import type { AudioInfo } from './types.ts';
@@ -31,13 +32,23 @@ export type ProgressFn = (fraction: number) => void;
 
 const errText = (ret: number): string => FFmpegError.strerror(ret);
 
-/** Open an untrusted local file with the protocol/format restrictions and pick its audio stream. */
-export function openAudioInput(path: string, limits: FileJobLimits): { fmt: FormatContext; stream: Stream } {
+/**
+ * Open an untrusted local file with the protocol/format restrictions and pick its audio stream. `pcm`:
+ * the file is raw PCM of that format (a live client declared it), read by FFmpeg's raw demuxer.
+ */
+export function openAudioInput(
+  path: string,
+  limits: FileJobLimits,
+  pcm?: PcmFormat,
+): { fmt: FormatContext; stream: Stream } {
   const fmt = new FormatContext();
   const opts = new Dictionary();
-  for (const [k, v] of Object.entries(inputOptions(limits.maxProbeBytes))) opts.set(k, v);
+  const options = inputOptions(limits.maxProbeBytes);
+  if (pcm) Object.assign(options, { format_whitelist: pcmDemuxer(pcm), ...pcmOptions(pcm) });
+  for (const [k, v] of Object.entries(options)) opts.set(k, v);
+  const format = pcm ? InputFormat.findInputFormat(pcmDemuxer(pcm)) : null;
   // An explicit file: URL so that a path such as "http:x" or "subfile,..." can never select another protocol.
-  let ret = fmt.openInputSync(`file:${resolve(path)}`, null, opts);
+  let ret = fmt.openInputSync(`file:${resolve(path)}`, format, opts);
   opts.free();
   if (ret < 0) {
     fmt.freeContext();
@@ -46,7 +57,7 @@ export function openAudioInput(path: string, limits: FileJobLimits): { fmt: Form
   }
   try {
     const container = fmt.iformat?.name ?? '';
-    if (!isAllowedContainer(container)) {
+    if (!pcm && !isAllowedContainer(container)) {
       throw new AppError('unsupported_media', `container "${container}" is not accepted`);
     }
     ret = fmt.findStreamInfoSync(null);
@@ -210,6 +221,8 @@ export interface FileJobControl {
   progress?: ProgressFn;
   /** Checked between slices; a true value stops the job with AppError internal "cancelled". */
   cancelled?: () => boolean;
+  /** The input is raw PCM of this format. */
+  pcm?: PcmFormat;
 }
 
 export async function transcodeFile(
@@ -219,8 +232,8 @@ export async function transcodeFile(
   encoder: OpusEncoderSettings = DEFAULT_ENCODER,
   control: FileJobControl = {},
 ): Promise<void> {
-  const { progress, cancelled } = control;
-  const { fmt, stream } = openAudioInput(inputPath, limits);
+  const { progress, cancelled, pcm } = control;
+  const { fmt, stream } = openAudioInput(inputPath, limits, pcm);
   const pkt = new Packet();
   pkt.alloc();
   const frame = new Frame();

@@ -1,4 +1,5 @@
 /** Public shapes of the media engine. Other modules code against these; add fields, don't rename. */
+import type { PcmFormat } from './input-format.ts';
 import type { WhisperSegment } from './whisper.ts';
 
 export type { WhisperSegment } from './whisper.ts';
@@ -15,6 +16,11 @@ export interface AudioInfo {
   /** Average bits per second of the audio payload (file size based when the container doesn't say). */
   bitrate: number;
   sizeBytes: number;
+  /**
+   * How an output file was made from its input: `remux` when the client's Opus packets were copied as
+   * they are (src/media/remux/), `transcode` (or absent) when they were decoded and encoded again.
+   */
+  pipeline?: 'remux' | 'transcode';
 }
 
 export interface NormalizeOptions {
@@ -27,6 +33,8 @@ export interface NormalizeOptions {
    * time. Past it the job fails with media_too_long.
    */
   maxDurationSec?: number;
+  /** The input is raw PCM of this format (a live client declared it; it has no header to probe). */
+  pcm?: PcmFormat;
 }
 
 /** Options of a live session. */
@@ -40,6 +48,8 @@ export interface LiveOptions {
   startedAtMs?: number;
   /** Seconds of audio the session may be ahead of its wall time, on top of 10%. Default 30. */
   slackSec?: number;
+  /** The input is raw PCM of this format. */
+  pcm?: PcmFormat;
 }
 
 /**

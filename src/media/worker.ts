@@ -37,6 +37,7 @@ async function handle(msg: Request): Promise<Reply> {
           send({ type: 'progress', id: msg.id, fraction });
         },
         cancelled: () => cancelled.has(msg.id),
+        ...(msg.pcm ? { pcm: msg.pcm } : {}),
       }).catch((err: unknown) => {
         rmSync(msg.output, { force: true }); // no half-written recording left behind
         throw err;
@@ -51,7 +52,10 @@ async function handle(msg: Request): Promise<Reply> {
       cancelled.add(msg.target);
       return { type: 'done', id: msg.id };
     case 'live-open':
-      sessions.set(msg.sid, new LiveSession(msg.output, msg.input, msg.limits.maxDurationSec, msg.encoder, msg.pace));
+      sessions.set(
+        msg.sid,
+        new LiveSession(msg.output, msg.input, msg.limits.maxDurationSec, msg.encoder, msg.pace, msg.pcm),
+      );
       return { type: 'done', id: msg.id };
     case 'live-advance':
       await session(msg.sid).advance(msg.bytes);

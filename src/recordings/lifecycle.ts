@@ -108,6 +108,7 @@ const factsOf = (info: AudioInfo, size: number) => ({
   sample_rate: info.sampleRate,
   channels: info.channels,
   bitrate: Math.round(info.bitrate),
+  pipeline: info.pipeline ?? 'transcode',
 });
 
 const released = { lease_owner: null, lease_expires_at: null } as const;
@@ -304,6 +305,8 @@ export function createLifecycle(deps: LifecycleDeps) {
       meetingLink: string | null;
       maxPerUser: number;
       dialect: 'sqlite' | 'postgres';
+      /** The declared input format, stored for any node or job that reads the bytes (null: a container). */
+      inputFormat: string | null;
     }) {
       return db.transaction().execute(async (trx) => {
         if (input.dialect === 'postgres') {
@@ -320,6 +323,7 @@ export function createLifecycle(deps: LifecycleDeps) {
           source: 'live',
           status: 'receiving',
           inputKey: INPUT_KINDS.live,
+          inputFormat: input.inputFormat,
           lease: { owner: nodeId, expiresAt: new Date(Date.now() + leaseMs).toISOString() },
         });
         await sink.record(trx, { type: 'recording.started', recording: row });
@@ -331,6 +335,8 @@ export function createLifecycle(deps: LifecycleDeps) {
 
     acquire: (recordingId: string, claim: LeaseClaim) => repo.acquireLease(recordingId, nodeId, leaseMs, claim),
     renew: (recordingId: string, epoch: number) => repo.renewLease(recordingId, nodeId, epoch, leaseMs),
+    /** Renews many leases of this node at once (one commit); the ids still held. */
+    renewMany: (leases: { id: string; epoch: number }[]) => repo.renewLeases(nodeId, leases, leaseMs),
     release: (recordingId: string, epoch: number) => repo.releaseLease(recordingId, epoch),
 
     // ---- receiving ----
@@ -358,12 +364,23 @@ export function createLifecycle(deps: LifecycleDeps) {
       return Buffer.concat(out);
     },
 
-    /** Commits live bytes [start, start + bytes.length) as a segment; false when fenced. */
-    async commitLiveSegment(recordingId: string, epoch: number, start: number, bytes: Uint8Array): Promise<boolean> {
-      const end = start + bytes.length;
-      await blobs.putBytes(inputKeys.liveSegment(recordingId, start, end), bytes, { ifAbsent: true });
-      const updated = await repo.fencedUpdate(db, recordingId, epoch, { committed_bytes: end, received_bytes: end });
-      return updated !== undefined;
+    /**
+     * Committing live bytes, in two steps: store [start, start + bytes.length) as a segment, then move the
+     * committed watermark (advanceLiveWatermarks), which many recordings share one transaction for.
+     */
+    async putLiveSegment(recordingId: string, start: number, bytes: Uint8Array): Promise<void> {
+      await blobs.putBytes(inputKeys.liveSegment(recordingId, start, start + bytes.length), bytes, { ifAbsent: true });
+    },
+
+    /** Moves the committed watermarks of live recordings at their epochs, in one transaction; the ids not fenced. */
+    async advanceLiveWatermarks(marks: { id: string; epoch: number; end: number }[]): Promise<Set<string>> {
+      const held = new Set<string>();
+      await db.transaction().execute(async (trx) => {
+        for (const { id, epoch, end } of marks) {
+          if (await repo.fencedUpdate(trx, id, epoch, { committed_bytes: end, received_bytes: end })) held.add(id);
+        }
+      });
+      return held;
     },
 
     /** Where the committed segments of a live recording end (they may run past the row's count). */

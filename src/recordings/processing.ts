@@ -1,6 +1,7 @@
 /**
  * The `process` job: a recording's input becomes its Ogg/Opus file. Take the recording's lease, stage
- * its input from the store into the spool, normalise it in a media worker, store the result, mark it
+ * its input from the store into the spool, make the file (remuxed in this process when a live or stream
+ * input already is the stored format, else normalised in a media worker), store the result, mark it
  * ready (lifecycle.complete). The job runner (src/jobs/runner.ts) decides about retries; a job that
  * fails for good fails the recording, which keeps its input for "process again".
  */
@@ -8,7 +9,9 @@ import type { Job, Recording } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { isRefusal, type JobControl, type JobHandler } from '../jobs/runner.ts';
 import { liveAudioLimitSec } from '../media/audio-budget.ts';
-import type { MediaEngine } from '../media/types.ts';
+import { parseInputFormat } from '../media/input-format.ts';
+import { remuxFile } from '../media/remux/remux-file.ts';
+import type { AudioInfo, MediaEngine } from '../media/types.ts';
 import type { Spool } from '../storage/spool.ts';
 import type { Lifecycle, LifecycleLogger } from './lifecycle.ts';
 
@@ -26,6 +29,7 @@ export interface ProcessingDeps {
 
 const STAGED_INPUT = 'staged.input';
 const NORMALIZED = 'normalized.ogg';
+const REMUXED = 'remuxed.ogg';
 const PROGRESS_INTERVAL_MS = 500;
 
 /** Message stored on a failed recording: refusals say what was wrong; server faults stay generic. */
@@ -63,10 +67,37 @@ export function createProcessingHandler(deps: ProcessingDeps): JobHandler {
       const value = Math.min(0.99, Math.max(0, fraction));
       progressWrite = progressWrite.then(() => lifecycle.setProgress(recording.id, epoch, value)).catch(() => {});
     };
-    const info = await media.normalize(input, output, { onProgress, signal, maxDurationSec: maxDurationOf(recording) });
+    const made = await makeAudio(recording, input, output, {
+      onProgress,
+      signal,
+      maxDurationSec: maxDurationOf(recording),
+    });
     await progressWrite;
     signal.throwIfAborted();
-    return lifecycle.complete(recording, epoch, output, info);
+    return lifecycle.complete(recording, epoch, made.file, made.info);
+  }
+
+  /**
+   * The file from the staged input. Live and stream inputs that already are the stored format are
+   * remuxed, as a live session would have (src/media/remux/); a live client's declared format says how
+   * to read raw bytes (PCM, Opus packets), which have no header to probe.
+   */
+  async function makeAudio(
+    recording: Recording,
+    input: string,
+    output: string,
+    options: { onProgress: (fraction: number) => void; signal: AbortSignal; maxDurationSec: number },
+  ): Promise<{ file: string; info: AudioInfo }> {
+    const format = parseInputFormat(recording.input_format);
+    let source = input;
+    if (recording.source !== 'upload' && format.kind !== 'pcm') {
+      const remuxed = spool.pathFor(recording.id, REMUXED);
+      const outcome = await remuxFile(input, remuxed, format.kind === 'opus' ? 'opus' : null, options.maxDurationSec);
+      if (outcome.pipeline === 'remux') return { file: remuxed, info: outcome.info };
+      source = outcome.input;
+    }
+    const pcm = format.kind === 'pcm' ? { pcm: format } : {};
+    return { file: output, info: await media.normalize(source, output, { ...options, ...pcm }) };
   }
 
   return {

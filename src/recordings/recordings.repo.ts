@@ -20,6 +20,8 @@ export interface NewRecordingInput {
   receivedBytes?: number;
   /** Take the owner lease at once (live recordings): this node, epoch 1, until then. */
   lease?: { owner: string; expiresAt: string };
+  /** Live recordings: the declared input format (src/media/input-format.ts), null for a container. */
+  inputFormat?: string | null;
 }
 
 export interface ListQuery {
@@ -82,6 +84,8 @@ export interface RecordingsRepo {
   /** Takes the owner lease for `ttlMs`; the new epoch, or undefined when someone else holds it. */
   acquireLease(id: string, owner: string, ttlMs: number, claim: LeaseClaim): Promise<Recording | undefined>;
   renewLease(id: string, owner: string, epoch: number, ttlMs: number): Promise<boolean>;
+  /** renewLease for many recordings in one transaction; the ids whose lease `owner` still holds. */
+  renewLeases(owner: string, leases: { id: string; epoch: number }[], ttlMs: number): Promise<Set<string>>;
   releaseLease(id: string, epoch: number): Promise<void>;
   /** Updates the row only if its lease is still at `epoch`; undefined when fenced (or deleted). */
   fencedUpdate(db: Kysely<Database>, id: string, epoch: number, patch: FencedPatch): Promise<Recording | undefined>;
@@ -138,6 +142,8 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
           input_expires_at: null,
           error_code: null,
           audio_sha256: null,
+          input_format: input.inputFormat ?? null,
+          pipeline: null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -268,6 +274,31 @@ export function createRecordingsRepo(db: Db): RecordingsRepo {
         .where('lease_epoch', '=', epoch)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
+    },
+
+    async renewLeases(owner, leases, ttlMs) {
+      const held = new Set<string>();
+      const expires = new Date(Date.now() + ttlMs).toISOString();
+      // Statements of a few hundred rows (bound parameters are limited), one transaction: one commit.
+      await db.transaction().execute(async (trx) => {
+        for (let at = 0; at < leases.length; at += 400) {
+          const rows = await trx
+            .updateTable('recordings')
+            .set({ lease_expires_at: expires })
+            .where('lease_owner', '=', owner)
+            .where((eb) =>
+              eb.or(
+                leases
+                  .slice(at, at + 400)
+                  .map(({ id, epoch }) => eb.and([eb('id', '=', id), eb('lease_epoch', '=', epoch)])),
+              ),
+            )
+            .returning('id')
+            .execute();
+          for (const row of rows) held.add(row.id);
+        }
+      });
+      return held;
     },
 
     async releaseLease(id, epoch) {

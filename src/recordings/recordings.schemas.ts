@@ -42,6 +42,13 @@ export const RecordingJson = Type.Object(
     committed_bytes: Type.Integer({
       description: 'Input bytes in shared storage (live recordings: the committed watermark).',
     }),
+    pipeline: Nullable(
+      Type.Union([Type.Literal('remux'), Type.Literal('transcode')], {
+        description:
+          'How the file was made, once ready: remux (the Opus packets the client sent, copied as they are: it ' +
+          'already sent the stored format) or transcode (decoded and encoded again).',
+      }),
+    ),
     filename: Nullable(Type.String({ description: 'Stored audio file name, once ready.' })),
   },
   { $id: 'Recording', description: 'A recording: where it stands and, once ready, its audio' },
@@ -65,6 +72,7 @@ export function toRecordingJson(recording: Recording) {
     sample_rate: recording.sample_rate,
     channels: recording.channels,
     bitrate: recording.bitrate,
+    pipeline: recording.pipeline,
     created_at: recording.created_at,
     updated_at: recording.updated_at,
     finished_at: recording.finished_at,

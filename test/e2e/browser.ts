@@ -76,13 +76,20 @@ export function watchConsole(page: Page): string[] {
   return lines;
 }
 
-/** What one MediaRecorder in the page produced, as seen by tapRecorders(). */
+/** What the page's last encoder produced: a MediaRecorder (tapRecorders) or a WebCodecs encoder (tapEncoders). */
 export interface RecordedAudio {
+  kind: 'mediarecorder' | 'webcodecs';
+  /** The MediaRecorder's type; `audio/opus` (raw packets) for WebCodecs. */
   mimeType: string;
   /** Every chunk's size, in order. */
   sizes: number[];
-  /** All chunks concatenated: exactly what the page handed to the live client. */
+  /**
+   * MediaRecorder: all chunks concatenated, exactly what the page handed to the live client. WebCodecs:
+   * the packets, framed as the page sends them (the OpusHead first: the page's, same length as the tap's).
+   */
   bytes: Buffer;
+  /** WebCodecs: the encoder's packets, in order. */
+  packets: Buffer[];
   /** From the recorder's `start` event to its `stop` event, by the page's clock (s). */
   seconds: number;
   /** Duration of `bytes`, decoded by ffprobe (s). */
@@ -135,8 +142,96 @@ export async function tapRecorders(context: BrowserContext, onlyTypes?: string[]
   }, onlyTypes ?? null);
 }
 
-/** What the page's last MediaRecorder produced (call after the recording has stopped). */
+interface EncoderTap {
+  packets: Uint8Array[];
+  description: Uint8Array | null;
+  firstAt: number;
+  flushedAt: number;
+}
+
+/**
+ * Test instrument, not part of the page: wraps WebCodecs' AudioEncoder so that every packet it outputs
+ * (and its OpusHead) is also kept in `window.__earshotEncoderTaps`. With `hide`, the page sees no
+ * AudioEncoder at all, like a browser without WebCodecs, and falls back to MediaRecorder.
+ */
+export async function tapEncoders(context: BrowserContext, hide = false): Promise<void> {
+  await context.addInitScript((hideIt: boolean) => {
+    const Native = window.AudioEncoder;
+    if (!Native) return;
+    if (hideIt) {
+      delete (window as { AudioEncoder?: unknown }).AudioEncoder;
+      return;
+    }
+    const taps: EncoderTap[] = [];
+    (window as unknown as { __earshotEncoderTaps: EncoderTap[] }).__earshotEncoderTaps = taps;
+    class Tapped extends Native {
+      #tap: EncoderTap;
+      constructor(init: AudioEncoderInit) {
+        const tap: EncoderTap = { packets: [], description: null, firstAt: 0, flushedAt: 0 };
+        super({
+          output(chunk, metadata) {
+            const packet = new Uint8Array(chunk.byteLength);
+            chunk.copyTo(packet);
+            tap.packets.push(packet);
+            const description = metadata?.decoderConfig?.description;
+            if (description && !tap.description) {
+              tap.description = new Uint8Array(
+                ArrayBuffer.isView(description) ? description.buffer.slice(0) : (description as ArrayBuffer).slice(0),
+              );
+            }
+            init.output(chunk, metadata);
+          },
+          error: (error) => init.error(error),
+        });
+        this.#tap = tap;
+        taps.push(tap);
+      }
+      override encode(data: AudioData): void {
+        this.#tap.firstAt ||= performance.now();
+        super.encode(data);
+      }
+      override async flush(): Promise<void> {
+        await super.flush();
+        this.#tap.flushedAt = performance.now();
+      }
+    }
+    window.AudioEncoder = Tapped;
+  }, hide);
+}
+
+/** What the page's last encoder produced (call after the recording has stopped). */
 export async function lastRecorded(page: Page): Promise<RecordedAudio> {
+  const encoded = await page.evaluate(() => {
+    const tap = (window as unknown as { __earshotEncoderTaps?: EncoderTap[] }).__earshotEncoderTaps?.at(-1);
+    if (!tap) return null;
+    return {
+      packets: tap.packets.map((packet) => Array.from(packet)),
+      head: tap.description ? Array.from(tap.description) : null,
+      seconds: tap.flushedAt ? (tap.flushedAt - tap.firstAt) / 1000 : Number.NaN,
+    };
+  });
+  if (encoded) {
+    const packets = encoded.packets.map((packet) => Buffer.from(packet));
+    const frame = (packet: Buffer) => Buffer.concat([Buffer.from([packet.length >> 8, packet.length & 0xff]), packet]);
+    const head = Buffer.from(encoded.head ?? []);
+    // The page starts the stream with its OpusHead (19 bytes, as the encoder's), then every packet.
+    const bytes = Buffer.concat([frame(head), ...packets.map(frame)]);
+    return {
+      kind: 'webcodecs',
+      mimeType: 'audio/opus',
+      sizes: packets.map((packet) => packet.length),
+      bytes,
+      packets,
+      seconds: encoded.seconds,
+      // 20 ms packets, less libopus's 6.5 ms lookahead at 16 kHz (the pre-skip).
+      decoded: packets.length * 0.02 - 0.0065,
+    };
+  }
+  return lastMediaRecorded(page);
+}
+
+/** What the page's last MediaRecorder produced. */
+async function lastMediaRecorded(page: Page): Promise<RecordedAudio> {
   const { mimeType, sizes, base64, seconds } = await page.evaluate(async () => {
     const taps = (window as unknown as { __earshotTaps?: Tap[] }).__earshotTaps;
     const tap = taps?.at(-1);
@@ -155,7 +250,7 @@ export async function lastRecorded(page: Page): Promise<RecordedAudio> {
   const file = path.join(tmpdir(), `earshot-e2e-recorded-${process.pid}`);
   await writeFile(file, bytes);
   try {
-    return { mimeType, sizes, bytes, seconds, decoded: decodedSeconds(file) };
+    return { kind: 'mediarecorder', mimeType, sizes, bytes, packets: [], seconds, decoded: decodedSeconds(file) };
   } finally {
     await rm(file, { force: true });
   }

@@ -1,14 +1,14 @@
 /**
  * The web page in a real browser (Chromium, headless, fake microphone playing speech) against the real
- * server: register, sign in (and a wrong password), record from the microphone, play/seek/download,
- * upload with progress, a network drop in the middle of a recording, Chromium's MP4/Opus recorder
- * output, failure messages, and a phone-sized layout. Screenshots of the main screens land in
- * test-artifacts/.
+ * server: register, sign in (and a wrong password), record from the microphone (encoded in the page with
+ * WebCodecs, remuxed by the server), play/seek/download, upload with progress, a network drop in the
+ * middle of a recording, MediaRecorder where WebCodecs is missing (WebM, and Chromium's MP4/Opus),
+ * failure messages, and a phone-sized layout. Screenshots of the main screens land in test-artifacts/.
  *
- * Recordings are checked against what the page's MediaRecorder actually produced (tapRecorders): the
- * server must have received exactly those bytes (no gap, no duplicate) and decoded all of them. The
- * test process's own clock is not the reference: under CPU load, noticing the start and clicking stop
- * lag the recorder by a few hundred milliseconds.
+ * Recordings are checked against what the page's encoder actually produced (tapEncoders for WebCodecs,
+ * tapRecorders for MediaRecorder): the server must have received exactly those bytes (no gap, no
+ * duplicate) and kept all of them. The test process's own clock is not the reference: under CPU load,
+ * noticing the start and clicking stop lag the encoder by a few hundred milliseconds.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { probePackets } from '../../src/media/test-helpers.ts';
 import { api, registerUser, startTestServer, type TestServer } from '../helpers.ts';
 import { longWav } from '../speech.ts';
 import {
@@ -26,6 +27,7 @@ import {
   longSpeechWav,
   type RecordedAudio,
   screenshot,
+  tapEncoders,
   tapRecorders,
   watchConsole,
 } from './browser.ts';
@@ -53,6 +55,7 @@ describe('web app', () => {
     context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
     context.setDefaultTimeout(10_000);
     await tapRecorders(context);
+    await tapEncoders(context);
     page = await context.newPage();
     problems = watchConsole(page);
   });
@@ -98,15 +101,17 @@ describe('web app', () => {
   }
 
   /**
-   * The saved recording is what the page recorded: exactly the bytes its MediaRecorder produced, all of
-   * them decoded, and the recorder ran for the whole session (by the page's own clock).
+   * The saved recording is what the page recorded: exactly the bytes its encoder produced, all of them
+   * kept, and the encoder ran for the whole session (by the page's own clock). Encoded with WebCodecs,
+   * the server remuxed it; from MediaRecorder, it transcoded it.
    */
   function assertSameAudio(recording: any, recorded: RecordedAudio): void {
     assert.equal(
       recording.received_bytes,
       recorded.bytes.length,
-      `the server received exactly the ${recorded.sizes.length} chunks the page recorded (no gap, no duplicate)`,
+      `the server received exactly the ${recorded.sizes.length} chunks or packets the page encoded (no gap, no duplicate)`,
     );
+    assert.equal(recording.pipeline, recorded.kind === 'webcodecs' ? 'remux' : 'transcode');
     assert.ok(
       Math.abs(recording.duration_sec - recorded.decoded) < 0.1,
       `duration ${recording.duration_sec} s ≈ the page's recorded audio, ${recorded.decoded} s`,
@@ -116,6 +121,13 @@ describe('web app', () => {
       Math.abs(recorded.decoded - recorded.seconds) < tolerance,
       `recorded audio ${recorded.decoded} s ≈ the recorder's running time ${recorded.seconds} s (±${tolerance.toFixed(2)} s)`,
     );
+  }
+
+  /** The browser's Opus packets, byte for byte, in order (a short message when they are not). */
+  function assertSamePackets(stored: Buffer[], encoded: Buffer[]): void {
+    assert.equal(stored.length, encoded.length, `${stored.length} packets stored, ${encoded.length} encoded`);
+    const first = stored.findIndex((packet, i) => !packet.equals(encoded[i] as Buffer));
+    assert.equal(first, -1, `packet ${first} differs`);
   }
 
   /** Signs in on another page (another context: its own storage, so its own session). */
@@ -184,7 +196,7 @@ describe('web app', () => {
     await page.waitForTimeout(Math.max(0, startedAt + 10_000 - Date.now()));
     await stopRecording(name);
     const recorded = await lastRecorded(page);
-    assert.match(recorded.mimeType, /^audio\/webm;codecs=opus/i);
+    assert.equal(recorded.kind, 'webcodecs', 'Chromium encodes at the edge');
     assert.ok(recorded.seconds > 9.5, `recorded for ${recorded.seconds} s`);
 
     const item = listItem(name);
@@ -266,6 +278,8 @@ describe('web app', () => {
       const head = bytes.indexOf('OpusHead');
       assert.ok(head >= 0, 'the file has an OpusHead');
       assert.equal(bytes.readUInt32LE(head + 12), 16000);
+      assert.equal(bytes.readUInt16LE(head + 10), 312, 'pre-skip: libopus lookahead, in 48 kHz samples');
+      assertSamePackets(probePackets(file), recorded.packets);
     } finally {
       await rm(file, { force: true });
     }
@@ -434,6 +448,7 @@ describe('web app', () => {
     mp4.setDefaultTimeout(10_000);
     try {
       await tapRecorders(mp4, [type]);
+      await tapEncoders(mp4, true);
       const other = await mp4.newPage();
       problems.push(...watchConsole(other));
       await signIn(other);
@@ -463,6 +478,36 @@ describe('web app', () => {
     }
   });
 
+  test('without WebCodecs the page records with MediaRecorder (WebM/Opus), transcoded as before', async () => {
+    const plain = await browser.newContext({ viewport: VIEWPORT });
+    plain.setDefaultTimeout(10_000);
+    try {
+      await tapRecorders(plain);
+      await tapEncoders(plain, true);
+      const other = await plain.newPage();
+      problems.push(...watchConsole(other));
+      await signIn(other);
+      const name = 'MediaRecorder WebM';
+      await other.getByLabel('Name (optional)').first().fill(name);
+      await other.getByRole('button', { name: 'Start recording' }).click();
+      await other.locator('.live[data-state="recording"]').waitFor();
+      await other.waitForTimeout(5000);
+      await other.getByRole('button', { name: 'Stop and save' }).click();
+      await other.getByText(`Saved "${name}"`).waitFor({ timeout: 20_000 });
+      const recorded = await lastRecorded(other);
+      assert.equal(recorded.kind, 'mediarecorder');
+      assert.match(recorded.mimeType, /^audio\/webm;codecs=opus/i);
+      const recording = await recordingNamed(name);
+      assert.deepEqual(
+        [recording.status, recording.codec, recording.sample_rate, recording.channels],
+        ['ready', 'opus', 16000, 1],
+      );
+      assertSameAudio(recording, recorded);
+    } finally {
+      await plain.close();
+    }
+  });
+
   test('if the server ends the session for good, the audio can still be downloaded from the page', async () => {
     await startRecording('Taken over');
     await page.waitForTimeout(2500);
@@ -471,16 +516,21 @@ describe('web app', () => {
     await page.getByRole('alert').filter({ hasText: 'continued from another window' }).waitFor();
     const link = page.getByRole('link', { name: /download the full recording/ });
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
-    assert.match(download.suggestedFilename(), /^earshot-recording-.*\.webm$/);
-    const file = path.join(tmpdir(), `earshot-e2e-rescue-${process.pid}.webm`);
+    // Encoded at the edge, the page keeps the packets and offers them as an Ogg/Opus file.
+    assert.match(download.suggestedFilename(), /^earshot-recording-.*\.ogg$/);
+    const file = path.join(tmpdir(), `earshot-e2e-rescue-${process.pid}.ogg`);
     await download.saveAs(file);
     try {
       const probe = JSON.parse(
-        execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', file], {
-          encoding: 'utf8',
-        }),
+        execFileSync(
+          'ffprobe',
+          ['-v', 'error', '-show_entries', 'stream=codec_name:format=duration', '-of', 'json', file],
+          { encoding: 'utf8' },
+        ),
       );
       assert.equal(probe.streams[0].codec_name, 'opus');
+      assert.ok(Number(probe.format.duration) > 2, `the copy holds ${probe.format.duration} s`);
+      assertSamePackets(probePackets(file), (await lastRecorded(page)).packets);
     } finally {
       await rm(file, { force: true });
     }

@@ -931,6 +931,7 @@ export interface components {
             audio_sha256: string | null;
             /** @description Input bytes in shared storage (live recordings: the committed watermark). */
             committed_bytes: number;
+            pipeline: ("remux" | "transcode") | (never | null);
             /** @description Stored audio file name, once ready. */
             filename: string | null;
         };
@@ -1018,6 +1019,7 @@ export interface components {
             audio_sha256: string | null;
             /** @description Input bytes in shared storage (live recordings: the committed watermark). */
             committed_bytes: number;
+            pipeline: ("remux" | "transcode") | (never | null);
             /** @description Stored audio file name, once ready. */
             filename: string | null;
             /**

@@ -1,12 +1,17 @@
 /**
  * Audio capture for a recording: the microphone, a tab's/screen's audio (getDisplayMedia), or both
  * mixed in Web Audio (MediaStreamAudioSourceNode(s) → MediaStreamAudioDestinationNode), with an
- * AnalyserNode on the mix for the level meter. The mixed stream is what MediaRecorder encodes.
+ * AnalyserNode on the mix for the level meter. The mixed stream is what the page encodes (encoding.ts).
  */
 
 export interface CaptureOptions {
   microphone: boolean;
   display: boolean;
+  /**
+   * The mix's sample rate (the browser resamples the sources to it); the browser's default when absent.
+   * The edge encoder wants the stored format's 16 kHz.
+   */
+  sampleRate?: number;
 }
 
 export interface Capture {
@@ -90,7 +95,7 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
  */
 export async function openCapture(options: CaptureOptions): Promise<Capture> {
   if (!options.microphone && !options.display) throw new CaptureError('Choose at least one source to record.');
-  const context = new AudioContext();
+  const context = new AudioContext(options.sampleRate ? { sampleRate: options.sampleRate } : {});
   const opened: MediaStream[] = [];
   const stopAll = () => {
     for (const stream of opened) for (const track of stream.getTracks()) track.stop();

@@ -20,6 +20,14 @@ export interface LiveMetadata {
   /** "" or null when there is no meeting. */
   meeting_link: string | null;
   org_id: string;
+  /**
+   * What the bytes are (docs/live-protocol.md §3): absent for a container the server recognises (WebM,
+   * Ogg, MP4); raw PCM (`pcm_s16le`, `pcm_f32le`, with `sample_rate` and `channels`); or raw Opus packets
+   * (`opus`, framed as opus-stream.ts does). The client sends whatever bytes it is given either way.
+   */
+  format?: 'opus' | 'pcm_s16le' | 'pcm_f32le';
+  sample_rate?: number;
+  channels?: number;
 }
 
 /**

@@ -9,6 +9,8 @@ export interface LiveLinkOptions {
   name: string;
   meetingLink: string | null;
   orgId: string;
+  /** What the page sends (encoding.ts): {} for a container, `{format: 'opus'}` for raw Opus. */
+  format: { format?: 'opus' };
   onAck(bytes: number): void;
   onReconnecting(): void;
   onReconnected(): void;
@@ -22,7 +24,7 @@ export interface LiveLinkOptions {
 export interface LiveLink {
   readonly recordingId: string;
   /** False (and the chunk is dropped) once the session has ended or is stopping. */
-  send(chunk: Blob): boolean;
+  send(chunk: Blob | Uint8Array): boolean;
   /** Sends everything buffered, asks the server to save, resolves when it has. */
   stop(): Promise<{ recordingId: string; duration: number | null; bytes: number }>;
   abort(): void;
@@ -81,7 +83,7 @@ export async function openLiveLink(api: ApiClient, options: LiveLinkOptions): Pr
         throw error;
       }
     },
-    metadata: { name: options.name, meeting_link: options.meetingLink, org_id: options.orgId },
+    metadata: { name: options.name, meeting_link: options.meetingLink, org_id: options.orgId, ...options.format },
     reconnectForMs: RECONNECT_FOR_MS,
     onEvent(event) {
       switch (event.type) {

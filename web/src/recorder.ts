@@ -1,9 +1,10 @@
 /**
- * Record panel: choose the sources (microphone, a tab's/screen's audio, or both mixed), then
- * MediaRecorder encodes the mix (WebM/Opus where available) and the live client streams it over
- * /api/ws/record. The panel shows a level meter, the elapsed time and how much the server has
- * confirmed ("saved up to"); after a network drop the live client reconnects and resends what was
- * not acknowledged, so nothing is lost as long as the page stays open. Stop saves the recording.
+ * Record panel: choose the sources (microphone, a tab's/screen's audio, or both mixed), then the page
+ * encodes the mix (encoding.ts: the stored format itself with WebCodecs where the browser can, else
+ * MediaRecorder's WebM/Opus) and the live client streams it over /api/ws/record. The panel shows a level
+ * meter, the elapsed time and how much the server has confirmed ("saved up to"); after a network drop
+ * the live client reconnects and resends what was not acknowledged, so nothing is lost as long as the
+ * page stays open. Stop saves the recording.
  */
 import { type ApiClient, ApiError, type Recording } from './api.ts';
 import {
@@ -15,6 +16,8 @@ import {
   recordingUnsupportedReason,
 } from './capture.ts';
 import { field, formatBytes, formatDuration, h, notice } from './dom.ts';
+import { EDGE_SAMPLE_RATE, edgeEncoding, edgeEncodingSupported } from './edge-encoder.ts';
+import { type Encoding, mediaRecorderEncoding } from './encoding.ts';
 import { type LiveLink, openLiveLink } from './live-link.ts';
 
 export interface RecorderPanel {
@@ -28,16 +31,17 @@ export interface RecorderPanel {
 
 type State = 'idle' | 'starting' | 'recording' | 'reconnecting' | 'stopping';
 
-/** MediaRecorder hands over a chunk this often: the most audio a crash of the page can lose. */
-const TIMESLICE_MS = 500;
-const AUDIO_BITS_PER_SECOND = 32_000;
-
 export function recorderPanel(
   api: ApiClient,
   currentOrg: () => string,
   onChanged: (recording: Recording) => void,
 ): RecorderPanel {
   const unsupported = recordingUnsupportedReason();
+  // Known before the first click: the click handler must not wait for it (getDisplayMedia needs the gesture).
+  let encodeAtEdge = false;
+  void edgeEncodingSupported().then((supported) => {
+    encodeAtEdge = supported;
+  });
   const name = h('input', {
     type: 'text',
     name: 'recording-name',
@@ -123,19 +127,18 @@ export function recorderPanel(
 
   /** After a failure: offer the audio recorded in this page as a file, to upload later. */
   const offerLocalCopy = () => {
-    const bytes = localCopy.reduce((sum, blob) => sum + blob.size, 0);
-    if (!bytes) return;
-    const type = localType.split(';')[0] ?? 'audio/webm';
-    const extension = type.includes('ogg') ? 'ogg' : type.includes('mp4') ? 'm4a' : 'webm';
+    const copy = encoding?.localCopy();
+    if (!copy) return;
+    const { blob, extension } = copy;
     if (rescueUrl) URL.revokeObjectURL(rescueUrl);
-    rescueUrl = URL.createObjectURL(new Blob(localCopy, { type }));
+    rescueUrl = URL.createObjectURL(blob);
     const stamp = new Date().toISOString().slice(0, 16).replace(':', '-');
     rescue.replaceChildren(
       'Nothing is lost: ',
       h(
         'a',
         { href: rescueUrl, download: `earshot-recording-${stamp}.${extension}` },
-        `download the full recording (${formatBytes(bytes)})`,
+        `download the full recording (${formatBytes(blob.size)})`,
       ),
       ' and upload it when the server is reachable again.',
     );
@@ -146,7 +149,7 @@ export function recorderPanel(
   // --- session state ---
   let state: State = 'idle';
   let capture: Capture | null = null;
-  let recorder: MediaRecorder | null = null;
+  let encoding: Encoding | null = null;
   let link_: LiveLink | null = null;
   let startedAt = 0;
   let tick: ReturnType<typeof setInterval> | undefined;
@@ -155,9 +158,6 @@ export function recorderPanel(
   let ackedBytes = 0;
   /** End byte offset and recording time of each chunk handed to the live client, oldest first. */
   let timeline: { end: number; seconds: number }[] = [];
-  /** Everything recorded, kept in the page so a session the server lost can still be saved locally. */
-  let localCopy: Blob[] = [];
-  let localType = '';
   let rescueUrl = '';
   let stopping: Promise<void> | null = null;
 
@@ -206,9 +206,9 @@ export function recorderPanel(
   const cleanup = () => {
     clearInterval(tick);
     cancelAnimationFrame(frame);
+    void encoding?.stop(); // kept (for its local copy) until the next recording
     capture?.close();
     capture = null;
-    recorder = null;
     link_ = null;
     startedAt = 0;
     meterFill.style.transform = 'scaleX(0)';
@@ -219,16 +219,14 @@ export function recorderPanel(
    * restarting, or a limit was reached) that is news, not an error; otherwise offer the local copy.
    */
   const fail = (text: string, savedByServer = false) => {
-    if (recorder && recorder.state !== 'inactive') {
-      recorder.ondataavailable = null;
-      recorder.stop();
-    }
+    // The encoder's last chunk is part of the local copy: offer it once the encoder has stopped.
+    const stopped = encoding?.stop() ?? Promise.resolve();
     const recordingId = link_?.recordingId;
     link_?.abort();
     cleanup();
     setState('idle');
     message.show(text, savedByServer ? 'info' : 'error');
-    if (!savedByServer) offerLocalCopy();
+    if (!savedByServer) void stopped.then(offerLocalCopy);
     // Whatever reached the server is kept: let the list show its state.
     if (recordingId) setTimeout(() => api.recording(recordingId).then(onChanged, () => {}), 1000);
   };
@@ -238,7 +236,8 @@ export function recorderPanel(
     if (state !== 'idle') return;
     message.clear();
     const mimeType = pickMimeType();
-    if (!mimeType) {
+    const atEdge = encodeAtEdge;
+    if (!mimeType && !atEdge) {
       message.show(recordingUnsupportedReason() ?? "This browser can't record audio.");
       return;
     }
@@ -250,7 +249,11 @@ export function recorderPanel(
     setState('starting');
     title.textContent = name.value.trim() || 'Untitled recording';
     try {
-      capture = await openCapture({ microphone: useMic.checked, display: useDisplay.checked });
+      capture = await openCapture({
+        microphone: useMic.checked,
+        display: useDisplay.checked,
+        ...(atEdge ? { sampleRate: EDGE_SAMPLE_RATE } : {}),
+      });
     } catch (error) {
       cleanup();
       setState('idle');
@@ -284,10 +287,18 @@ export function recorderPanel(
     sentBytes = 0;
     ackedBytes = 0;
     timeline = [];
-    localCopy = [];
-    localType = mimeType;
+    try {
+      encoding = atEdge ? edgeEncoding(capture.stream) : mediaRecorderEncoding(capture.stream, mimeType as string);
+    } catch (error) {
+      cleanup();
+      setState('idle');
+      message.show(`This browser refused to record (${error instanceof Error ? error.message : String(error)}).`);
+      return;
+    }
+    const current = encoding;
     try {
       link_ = await openLiveLink(api, {
+        format: current.format,
         name: name.value.trim(),
         meetingLink: link.value.trim() || null,
         orgId: currentOrg(),
@@ -317,24 +328,13 @@ export function recorderPanel(
       cleanup();
       return;
     }
-    try {
-      recorder = new MediaRecorder(capture.stream, { mimeType, audioBitsPerSecond: AUDIO_BITS_PER_SECOND });
-    } catch (error) {
-      link_.abort();
-      cleanup();
-      setState('idle');
-      message.show(`This browser refused to record (${error instanceof Error ? error.message : String(error)}).`);
-      return;
-    }
-    recorder.ondataavailable = (event) => {
-      if (!event.data.size || !link_) return;
-      sentBytes += event.data.size;
-      localCopy.push(event.data);
+    current.onerror = (text) => fail(`${text} What was sent so far is saved.`);
+    current.start((chunk) => {
+      if (!link_ || encoding !== current) return;
+      sentBytes += chunk instanceof Blob ? chunk.size : chunk.byteLength;
       timeline.push({ end: sentBytes, seconds: (performance.now() - startedAt) / 1000 });
-      link_.send(event.data);
-    };
-    recorder.onerror = () => fail('The browser stopped recording unexpectedly. What was sent so far is saved.');
-    recorder.start(TIMESLICE_MS);
+      link_.send(chunk);
+    });
     // Show it in the list straight away, as "Recording".
     api.recording(link_.recordingId).then(onChanged, () => {});
     startedAt = performance.now();
@@ -357,15 +357,9 @@ export function recorderPanel(
       if (state === 'idle') return Promise.resolve();
       stopping ??= (async () => {
         const currentLink = link_;
-        const currentRecorder = recorder;
         setState('stopping');
-        // The recorder's last chunk arrives in a dataavailable event right before `stop`.
-        if (currentRecorder && currentRecorder.state !== 'inactive') {
-          await new Promise<void>((resolve) => {
-            currentRecorder.addEventListener('stop', () => resolve(), { once: true });
-            currentRecorder.stop();
-          });
-        }
+        // The encoder's last chunk is handed to the live client before its stop() resolves.
+        await encoding?.stop();
         clearInterval(tick);
         render();
         if (!currentLink) {
