@@ -24,11 +24,25 @@ describe('seed metadata (step 2)', () => {
       org_id: 'o1',
       ack: false,
       commit: false,
+      format: { kind: 'container' },
     });
     for (const meeting_link of ['', null]) {
       assert.equal((parseStartOrResume(JSON.stringify({ ...META, meeting_link })) as any).meeting_link, null);
     }
     assert.equal((parseStartOrResume(JSON.stringify({ ...META, name: '' })) as any).name, '');
+  });
+
+  it('names the format field it refuses, like the seed keys', () => {
+    for (const [message, field] of [
+      [{ ...META, format: 'mp3' }, 'format'],
+      [{ ...META, format: 'pcm_s16le', sample_rate: 100, channels: 1 }, 'sample_rate'],
+      [{ ...META, format: 'pcm_s16le', sample_rate: 16000, channels: 3 }, 'channels'],
+      [{ ...META, format: 'opus', channels: 1 }, 'channels'],
+      [{ ...META, sample_rate: 16000 }, 'sample_rate'],
+    ] as const) {
+      const refused = refusal(message);
+      assert.deepEqual([refused.code, refused.close, refused.field], ['validation_failed', 1008, field]);
+    }
   });
 
   for (const field of ['name', 'meeting_link', 'org_id'] as const) {

@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
-import { lastRecorded, launchBrowser, longSpeechWav, tapRecorders, watchConsole } from '../e2e/browser.ts';
+import { lastRecorded, launchBrowser, longSpeechWav, tapEncoders, tapRecorders, watchConsole } from '../e2e/browser.ts';
 import { api } from '../helpers.ts';
 import { type Cluster, clusterToolsPresent, startCluster } from './cluster.ts';
 
@@ -27,7 +27,9 @@ describe('cluster: the page records through a node loss', { skip }, () => {
     browser = await launchBrowser(wav);
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     context.setDefaultTimeout(15_000);
+    // The page encodes with WebCodecs here (Chromium), MediaRecorder elsewhere: tap both.
     await tapRecorders(context);
+    await tapEncoders(context);
     page = await context.newPage();
     problems = watchConsole(page);
   });
@@ -85,6 +87,9 @@ describe('cluster: the page records through a node loss', { skip }, () => {
     }
     assert.equal(recording.status, 'ready', JSON.stringify(recording));
     assert.equal(recording.received_bytes, recorded.bytes.length, 'every byte the page recorded, once');
+    if (recorded.kind === 'webcodecs') {
+      assert.equal(recording.pipeline, 'remux', 'the Opus the page encoded, kept as it was across the takeover');
+    }
     assert.ok(
       Math.abs(recording.duration_sec - recorded.decoded) < 0.1,
       `duration ${recording.duration_sec} s ≈ the page's recorded audio, ${recorded.decoded} s`,

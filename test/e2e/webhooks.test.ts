@@ -72,7 +72,11 @@ describe('webhooks on the page', () => {
     const secret = await secretField.inputValue();
     assert.match(secret, /^whsec_/);
     await panel.getByText(url, { exact: true }).waitFor();
-    await panel.getByText('Events: recording.started, recording.ready, recording.failed, recording.deleted').waitFor();
+    await panel
+      .getByText(
+        'Events: recording.started, recording.ready, recording.failed, recording.trashed, recording.restored, recording.deleted',
+      )
+      .waitFor();
 
     // A recording made ready through the API reaches the receiver, signed with the secret the page showed.
     const form = new FormData();
