@@ -14,7 +14,7 @@
  * Results go to the "Cluster mode" section of BENCHMARKS.md.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,7 @@ import pg from 'pg';
 import { type Cluster, startCluster } from '../test/cluster/cluster.ts';
 import { longSpeech, longWav } from '../test/speech.ts';
 import { LiveRecordingClient } from '../web/src/live-client.ts';
+import { childrenOf, cpuSeconds } from './procfs.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const OUT = path.join(import.meta.dirname, 'out');
@@ -33,7 +34,6 @@ const LIVE_STEPS: Record<number, number[]> = {
   2: (process.env.BENCH_LIVE_STEPS_2 ?? '100,150,200').split(',').map(Number),
 };
 const CHUNK_MS = 250;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 // ---- counting object-storage requests: an HTTP/1.1 proxy in front of radosgw ----
 
@@ -143,28 +143,6 @@ function pidsListening(ports: number[]): number[] {
     for (const match of line.matchAll(/pid=(\d+)/g)) pids.add(Number(match[1]));
   }
   return [...pids];
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {}
-  }
-  return out;
-}
-
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
 }
 
 /** CPU seconds of every node process and its media workers. */

@@ -14,7 +14,7 @@
  *   BENCH_STEPS=10,50 BENCH_REMUX_STEPS=100 BENCH_SECONDS=20 npx node bench/live.ts
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import { decodedSeconds, longSpeech } from '../test/speech.ts';
 import { LiveRecordingClient } from '../web/src/live-client.ts';
 import { framePacket } from '../web/src/opus-stream.ts';
 import { ffmpegOpusArgs } from './ffmpeg-baseline.ts';
+import { childrenOf, cpuSeconds, rssMiB, threadCpuSeconds } from './procfs.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const OUT = path.join(import.meta.dirname, 'out');
@@ -38,7 +39,6 @@ const CHUNK_MS = Number(process.env.BENCH_CHUNK_MS ?? 250);
 const LIVE_COMPLEXITY = Number(process.env.LIVE_OPUS_COMPLEXITY ?? 3);
 /** Extra baseline runs at other complexities, e.g. "10" (50 processes each). */
 const BASELINE_EXTRA = (process.env.BENCH_BASELINE_COMPLEXITY ?? '').split(',').filter(Boolean).map(Number);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 // ---- inputs ----
 
@@ -91,49 +91,6 @@ function expectedSeconds(input: SessionInput, sent: number): number {
 }
 
 // ---- /proc sampling ----
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid) out.push(Number(entry));
-    } catch {}
-  }
-  return out;
-}
-
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
-  } catch {
-    return 0;
-  }
-}
-
-function rssMiB(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds of one thread of a process (/proc/<pid>/task/<tid>/stat). */
-function threadCpuSeconds(pid: number, tid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
 
 const tree = (pid: number) => [pid, ...childrenOf(pid)];
 const treeCpu = (pid: number) => tree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0);

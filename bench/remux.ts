@@ -1,18 +1,4 @@
-/**
- * Where should the remux run? Its cost in this (the API) process against one IPC round trip to a media
- * worker, which is what every chunk would cost if the remux ran there (live sessions already pay one per
- * chunk today: LiveTranscoder.advance). Both in CPU time (user+sys, so other load on the machine barely
- * skews it; least of REPEAT runs):
- * - the remux: 300 s of raw Opus in the stored format (libopus 16 kHz mono 24 kbps, framed as a client
- *   sends it) pushed through a Remuxer in 250 ms chunks, Ogg pages built; and through a LiveInput, which
- *   also writes the pages to a file as the live path does;
- * - the hop: LiveTranscoder.advance() to a live session in a media worker that has nothing new to read,
- *   so only the IPC is measured, in the API process and in the worker.
- *
- *   npx node bench/remux.ts
- */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LiveInput } from '../src/live/live-input.ts';
@@ -21,6 +7,7 @@ import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
 import { Remuxer } from '../src/media/remux/remuxer.ts';
 import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
 import { framePacket } from '../web/src/opus-stream.ts';
+import { cpuSeconds } from './procfs.ts';
 
 const SECONDS = 300;
 const CHUNK_MS = 250;
@@ -89,13 +76,8 @@ const empty = path.join(dir, 'empty.input');
 writeFileSync(empty, '');
 const live = await engine.openLive(path.join(dir, 'hop.ogg'), empty);
 const workerPid = engine.stats().workers[0]?.pid as number;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-/** The worker's utime + stime (/proc/<pid>/stat), in ms. */
-const workerCpuMs = () => {
-  const stat = readFileSync(`/proc/${workerPid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-};
+/** The worker's CPU time, in ms. */
+const workerCpuMs = () => cpuSeconds(workerPid) * 1000;
 for (let i = 0; i < 200; i++) await live.advance(0); // warm up
 const hopStart = process.cpuUsage();
 const workerStart = workerCpuMs();
