@@ -553,10 +553,16 @@ export class LiveRecording implements RecordingHandle {
     }
   }
 
+  /**
+   * One round: what was durable when it began, in segments of at most MAX_SEGMENT_BYTES. Bytes that
+   * arrive meanwhile wait for the next round; chasing them would turn a slow store into a PUT per
+   * chunk (measured: 4.6× the object writes at 200 sessions, bench/cluster.ts).
+   */
   async #commitSegments(): Promise<void> {
-    while (this.#log.durable > this.#committed && this.#state !== 'fenced') {
+    const target = this.#log.durable;
+    while (target > this.#committed && this.#state !== 'fenced') {
       const start = this.#committed;
-      const end = Math.min(this.#log.durable, start + MAX_SEGMENT_BYTES);
+      const end = Math.min(target, start + MAX_SEGMENT_BYTES);
       const bytes = await readBytes(this.#options.rawLogPath, start, end);
       await this.#deps.store.putLiveSegment(this.id, start, bytes);
       if (!(await this.#deps.watermarks.advance(this.id, this.epoch, end))) {
