@@ -395,7 +395,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     ),
     runPeriodically('clean up resumable uploads', 5 * 60_000, () => tus.cleanUp(), periodic),
     runPeriodically('purge expired refresh tokens', 60 * 60_000, () => auth.purgeExpiredRefreshTokens(), periodic),
-    runPeriodically('purge rate-limit windows', 10 * 60_000, () => limiter.purge(60 * 60_000), periodic),
+    // The longest rule is an hour; its previous window still counts until two hours after it began.
+    runPeriodically('purge rate-limit windows', 10 * 60_000, () => limiter.purge(3 * 60 * 60_000), periodic),
     runPeriodically('purge old webhook messages', 60 * 60_000, () => webhooks.purge(), periodic),
   ];
   await Promise.all(housekeeping.map((task) => task.firstRun));

@@ -299,7 +299,8 @@ describe('tus resumable uploads', () => {
           endpoint: `http://127.0.0.1:${proxy.port}/api/uploads/tus`,
           metadata: { filename: 'all hands.wav', filetype: 'audio/wav' },
           headers: { authorization: `Bearer ${user.token}` },
-          retryDelays: [100, 300, 1000, 2000, 4000],
+          // Generous, as a real client's: a loaded machine may take seconds to free the cut request's lock.
+          retryDelays: [100, 300, 1000, 2000, 4000, 8000, 16000],
           onShouldRetry: () => {
             retries += 1;
             return true;

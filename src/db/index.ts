@@ -11,6 +11,7 @@ import * as transcripts from './migrations/007_transcripts.ts';
 import * as liveFormats from './migrations/008_live_formats.ts';
 import * as trash from './migrations/009_trash.ts';
 import * as tusUploads from './migrations/010_tus_uploads.ts';
+import * as slidingRateLimits from './migrations/011_sliding_rate_limits.ts';
 import { createPostgresPool, type DatabaseLimits, type DatabaseLog, kyselyPool } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './sqlite-adapter.ts';
@@ -32,6 +33,7 @@ const migrations: Record<string, Migration> = {
   '008_live_formats': liveFormats,
   '009_trash': trash,
   '010_tus_uploads': tusUploads,
+  '011_sliding_rate_limits': slidingRateLimits,
 };
 
 // BIGINT columns (byte counts) come back as strings from pg; every value we store fits a double.

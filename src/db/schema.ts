@@ -1,4 +1,4 @@
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /** Times are ISO-8601 UTC strings (sortable as text) and booleans are 0/1, the same on both dialects. */
 export interface UserTable {
@@ -235,6 +235,8 @@ export interface RateLimitTable {
   key: string;
   window_start: number;
   count: number;
+  /** The count of the window just before `window_start`'s (0 when that window saw nothing). */
+  previous_count: Generated<number>;
 }
 
 /** An org's webhook endpoint (src/webhooks/): where events go, and the `whsec_` secret(s) that sign them. */
