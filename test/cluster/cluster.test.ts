@@ -39,6 +39,18 @@ describe('cluster: three nodes behind a load balancer', { skip }, () => {
   });
   after(() => cluster?.close());
 
+  /** The id of the node whose worker has claimed the recording's processing job, once one has. */
+  const nodeProcessing = (recordingId: string) =>
+    eventually(async () => {
+      const rows = await sql<{ locked_by: string }>(
+        cluster,
+        'select locked_by from jobs where recording_id = $1 and locked_by is not null',
+        [recordingId],
+      );
+      assert.equal(rows.length, 1);
+      return rows[0]!.locked_by;
+    }, 30_000);
+
   it('processes uploads through the balancer, whatever node takes the job', async () => {
     const wav = await readFile(path.join(FIXTURES, 'speech.wav'));
     const answeredBy = new Set<string>();
@@ -98,17 +110,9 @@ describe('cluster: three nodes behind a load balancer', { skip }, () => {
     const res = await upload(cluster.url, user, longWav(120), 'ten-minutes.wav', '?wait=0');
     assert.equal(res.status, 202);
     const id = res.body.id;
-    const [claim] = await eventually(async () => {
-      const rows = await sql<{ locked_by: string }>(
-        cluster,
-        'select locked_by from jobs where recording_id = $1 and locked_by is not null',
-        [id],
-      );
-      assert.equal(rows.length, 1);
-      return rows;
-    }, 30_000);
-    const victim = cluster.nodes.findIndex((node) => node.id === claim!.locked_by);
-    assert.ok(victim >= 0, `job claimed by ${claim!.locked_by}`);
+    const claimedBy = await nodeProcessing(id);
+    const victim = cluster.nodes.findIndex((node) => node.id === claimedBy);
+    assert.ok(victim >= 0, `job claimed by ${claimedBy}`);
     await eventually(async () => {
       const current = await api(cluster, 'GET', `/api/recordings/${id}`, { token: user.token });
       assert.ok(current.body.progress > 0, 'processing has started');
@@ -134,21 +138,13 @@ describe('cluster: three nodes behind a load balancer', { skip }, () => {
     // Twenty minutes of audio, so the job is still running when the restarted node is back.
     const res = await upload(cluster.url, user, longWav(240), 'twenty-minutes.wav', '?wait=0');
     const id = res.body.id;
-    const [claim] = await eventually(async () => {
-      const rows = await sql<{ locked_by: string }>(
-        cluster,
-        'select locked_by from jobs where recording_id = $1 and locked_by is not null',
-        [id],
-      );
-      assert.equal(rows.length, 1);
-      return rows;
-    }, 30_000);
+    const claimedBy = await nodeProcessing(id);
     const [before] = await sql<{ lease_owner: string; lease_epoch: number }>(
       cluster,
       'select lease_owner, lease_epoch from recordings where id = $1',
       [id],
     );
-    const other = cluster.nodes.findIndex((node) => node.id !== claim!.locked_by);
+    const other = cluster.nodes.findIndex((node) => node.id !== claimedBy);
     await cluster.kill(other, { signal: 'SIGKILL' });
     await cluster.start(other);
     const [afterRestart] = await sql<{ lease_owner: string; lease_epoch: number; status: string }>(
