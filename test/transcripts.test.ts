@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../src/db/index.ts';
 import { DEFAULT_SEGMENTS, type FakeTranscriber, startFakeTranscriber } from './fake-transcriber.ts';
 import { api, eventually, joinOrg, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
+import { startReceiver, verify } from './webhook-receiver.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
@@ -61,6 +62,8 @@ describe('transcripts', () => {
         TRANSCRIBE_TIMEOUT_MS: '1000',
         PROCESSING_RETRY_BASE_MS: '50',
         PROCESSING_MAX_ATTEMPTS: '3',
+        // The webhook receiver of the transcript.ready test listens on loopback.
+        WEBHOOK_ALLOW_PRIVATE: 'true',
       },
     });
     alice = await registerUser(server);
@@ -107,6 +110,38 @@ describe('transcripts', () => {
       headers: { authorization: `Bearer ${alice.token}` },
     });
     assert.ok(Buffer.from(await audio.arrayBuffer()).equals(sent.file.bytes), 'the recording audio, byte for byte');
+  });
+
+  it('tells a webhook endpoint when a transcript is ready, signed, with the recording and the transcript facts', async () => {
+    const receiver = await startReceiver();
+    try {
+      const user = await registerUser(server);
+      const created = await api(server, 'POST', `/api/orgs/${user.orgId}/webhooks`, {
+        token: user.token,
+        json: { url: `${receiver.url}/transcripts`, event_types: ['transcript.ready'] },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const recording = await upload(server, user, 'Retro');
+      assert.equal((await request(server, user, recording.id)).status, 202);
+      assert.equal((await settled(server, user, recording.id)).status, 'ready');
+      const [delivery] = await eventually(() => {
+        const got = receiver.at('/transcripts');
+        assert.equal(got.length, 1, 'one delivery, of transcript.ready only');
+        return got;
+      }, 30_000);
+      verify(delivery!, created.body.secret);
+      assert.equal(delivery!.payload.type, 'transcript.ready');
+      const { data } = delivery!.payload;
+      assert.equal(data.recording.id, recording.id);
+      assert.equal(data.recording.status, 'ready');
+      assert.equal(data.audio_url.endsWith(`/api/recordings/${recording.id}/audio`), true, data.audio_url);
+      assert.deepEqual(
+        [data.provider, data.model, data.language, data.segments],
+        ['openai', 'whisper-1', 'english', DEFAULT_SEGMENTS.length],
+      );
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('gives the transcript as SubRip and WebVTT, by query or Accept', async () => {
