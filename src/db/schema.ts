@@ -230,7 +230,7 @@ export interface LeaseTable {
   expires_at: string;
 }
 
-/** Fixed-window counters shared by every node (rate limits). */
+/** Sliding-window counters shared by every node (rate limits, src/cluster/rate-limiter.ts). */
 export interface RateLimitTable {
   key: string;
   window_start: number;
