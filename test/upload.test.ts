@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createMediaEngine, type MediaEngine } from '../src/media/index.ts';
 import {
   api,
+  eventually,
   registerUser,
   startTestServer,
   storeOf,
@@ -29,21 +30,6 @@ async function upload(
   for (const [key, value] of options.fieldsAfter ?? []) form.append(key, value);
   return api(server, 'POST', `/api/recordings/upload${options.query ?? ''}`, { token, body: form });
 }
-
-/** Retries `check` for a couple of seconds (clean-up runs just after the status changes). */
-async function eventually(check: () => Promise<void>, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-/** A WAV of `copies` × the speech fixture's PCM (16 kHz mono s16), built at run time. */
 
 const spoolEntries = async (server: TestServer) =>
   readdir(path.join(server.dataDir, 'spool')).catch(() => [] as string[]);
@@ -236,6 +222,37 @@ describe('upload limits', () => {
     // Below the limit still works.
     const small = await upload(server, user.token, await readFile(path.join(FIXTURES, 'speech.ogg')));
     assert.equal(small.status, 201);
+  });
+});
+
+describe('processing queue quota', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { PROCESSING_MAX_QUEUED_PER_USER: '2', MEDIA_WORKERS: '1' } });
+  });
+  after(() => server.close());
+
+  it('refuses a user’s upload past their queued recordings with 429 and Retry-After, and nobody else’s', async () => {
+    const [busy, other] = [await registerUser(server), await registerUser(server)];
+    const tenMinutes = longWav(120);
+    const queued = [];
+    for (let i = 0; i < 2; i++) queued.push(await upload(server, busy.token, tenMinutes, { query: '?wait=0' }));
+    assert.deepEqual(
+      queued.map((res) => res.status),
+      [202, 202],
+    );
+    const refused = await upload(server, busy.token, tenMinutes, { query: '?wait=0' });
+    assert.equal(refused.status, 429, JSON.stringify(refused.body));
+    assert.equal(refused.body.error, 'rate_limited');
+    assert.match(refused.body.message, /at most 2 recordings may wait for processing/);
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    const list = await api(server, 'GET', '/api/recordings', { token: busy.token });
+    assert.equal(list.body.items.length, 2, 'the refused upload left no recording');
+
+    const speech = await readFile(path.join(FIXTURES, 'speech.ogg'));
+    assert.equal((await upload(server, other.token, speech, { query: '?wait=0' })).status, 202);
+    for (const res of queued) assert.equal((await waitForRecording(server, busy, res.body.id, 60_000)).status, 'ready');
+    await eventually(async () => assert.equal((await upload(server, busy.token, speech)).status, 201));
   });
 });
 
