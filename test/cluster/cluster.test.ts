@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { api, eventually, registerUser, storedBytes, type TestUser, waitForRecording } from '../helpers.ts';
+import { openSocket, startRecording } from '../live-helpers.ts';
 import { FIXTURES, longWav } from '../speech.ts';
 import { type Cluster, clusterToolsPresent, startCluster } from './cluster.ts';
 
@@ -158,6 +159,25 @@ describe('cluster: three nodes behind a load balancer', { skip }, () => {
     else assert.deepEqual([afterRestart!.status, afterRestart!.lease_owner], ['ready', null]);
     const done = await waitForRecording(cluster, user, id, 120_000);
     assert.equal(done.status, 'ready');
+  });
+
+  it('holds the per-user cap on live sessions across nodes', async () => {
+    // The default cap is 3: one session on each node, then a fourth on any of them is refused.
+    const bot = await registerUser(cluster);
+    const wsOf = (node: (typeof cluster.nodes)[number]) => ({ wsUrl: node.url.replace(/^http/, 'ws') });
+    const open = await Promise.all(cluster.nodes.map((node) => startRecording(wsOf(node), bot)));
+    try {
+      const fourth = openSocket(wsOf(cluster.nodes[0]!));
+      fourth.send({ token: bot.token });
+      await fourth.next((m) => m.status === 'authenticated');
+      fourth.send({ name: 'one too many', meeting_link: '', org_id: bot.orgId });
+      const refused = await fourth.next((m) => m.status === 'error');
+      assert.equal(refused.error, 'too_many_sessions');
+      assert.equal((await fourth.closed).code, 4429);
+    } finally {
+      for (const { client } of open) client.send({ action: 'stop' });
+      await Promise.all(open.map(({ client }) => client.closed));
+    }
   });
 
   it('holds the per-account login limit across nodes', async () => {
