@@ -19,10 +19,10 @@ import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LiveRecordingClient } from '@earshot/live-client';
 import pg from 'pg';
 import { type Cluster, startCluster } from '../test/cluster/cluster.ts';
 import { longSpeech, longWav } from '../test/speech.ts';
-import { LiveRecordingClient } from '../web/src/live-client.ts';
 import { childrenOf, cpuSeconds } from './procfs.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');

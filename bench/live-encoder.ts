@@ -21,11 +21,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { framePacket, opusHeadFromEncoder, STORED_FORMAT_ENCODER } from '@earshot/live-client';
 import type { PcmFormat } from '../src/media/input-format.ts';
 import { LiveSession } from '../src/media/live-session.ts';
 import { Remuxer } from '../src/media/remux/remuxer.ts';
 import { longSpeech } from '../test/speech.ts';
-import { framePacket, opusHeadFromEncoder, STORED_FORMAT_ENCODER } from '../web/src/opus-stream.ts';
 import { edgeEncode } from './edge-encode.ts';
 
 const SECONDS = 300;

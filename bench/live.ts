@@ -19,11 +19,10 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { framePacket, LiveRecordingClient } from '@earshot/live-client';
 import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
 import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
 import { decodedSeconds, longSpeech } from '../test/speech.ts';
-import { LiveRecordingClient } from '../web/src/live-client.ts';
-import { framePacket } from '../web/src/opus-stream.ts';
 import { ffmpegOpusArgs } from './ffmpeg-baseline.ts';
 import { childrenOf, cpuSeconds, rssMiB, threadCpuSeconds } from './procfs.ts';
 

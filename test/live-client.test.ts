@@ -1,7 +1,9 @@
 /**
- * The reference client (web/src/live-client.ts) over Node's standard WebSocket: a plain recording,
- * automatic resume through a TCP proxy whose connections are cut mid-stream, reconnectNow(), and the
- * `ended` event's reasons (stopped, refused, aborted, limit, shutdown) with send() after the end.
+ * The client package as published (`@earshot/live-client` resolves to its built dist/, which
+ * scripts/test.ts builds first) over Node's standard WebSocket: a plain recording, automatic resume
+ * through a TCP proxy whose connections are cut mid-stream, reconnectNow(), the `ended` event's reasons
+ * (stopped, refused, aborted, limit, shutdown) with send() after the end, typed listeners, an
+ * AbortSignal, and a recording resumed by a second client from the audio its store kept.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,15 +11,17 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
-import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
 import {
+  framePacket,
   type LiveClientEvent,
   type LiveClientOptions,
   LiveRecordingClient,
   LiveRecordingError,
-} from '../web/src/live-client.ts';
-import { framePacket, opusHead, readOpusHead } from '../web/src/opus-stream.ts';
+  opusHead,
+  readOpusHead,
+} from '@earshot/live-client';
+import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
+import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
 import { eventually, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
 import { FIXTURES, longFixture, openSocket, probeAudio, waitForRecording } from './live-helpers.ts';
 
@@ -87,7 +91,7 @@ async function eventOf<T extends LiveClientEvent['type']>(
 
 const webm = readFileSync(path.join(FIXTURES, 'speech.webm'));
 
-describe('live-client.ts (reference client, standard WebSocket)', () => {
+describe('@earshot/live-client (built package, standard WebSocket)', () => {
   let server: TestServer;
   let user: TestUser;
   before(async () => {
@@ -381,7 +385,7 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
   });
 });
 
-describe('live-client.ts: sessions the server ends (limit, shutdown)', () => {
+describe('@earshot/live-client: sessions the server ends (limit, shutdown)', () => {
   let server: TestServer;
   let user: TestUser;
   const LIMIT = 12_000;

@@ -2,8 +2,9 @@
  * Adapts the reusable protocol client (live-client.ts) to the record panel: a fresh access token on
  * every (re)connect, callbacks for acks and reconnects, and failures turned into sentences.
  */
+
+import { LiveRecordingClient, LiveRecordingError } from '@earshot/live-client';
 import { type ApiClient, ApiError } from './api.ts';
-import { LiveRecordingClient, LiveRecordingError } from './live-client.ts';
 
 export interface LiveLinkOptions {
   name: string;
