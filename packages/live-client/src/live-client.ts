@@ -455,14 +455,19 @@ export class LiveRecordingClient {
         this.#release(message.bytes);
         this.#emit({ type: 'committed', bytes: message.bytes });
         return;
-      case 'recording_saved':
+      case 'recording_saved': {
         // Saved (by our stop, a shutdown or a limit): no more audio. Why is known once the socket closes.
         this.#ready = false;
-        this.#saved = { recordingId: message.recording_id, duration: message.duration, bytes: message.bytes };
-        this.#emit({ type: 'saved', ...this.#saved });
-        this.#stopped?.resolve(this.#saved);
+        const saved = { recordingId: message.recording_id, duration: message.duration, bytes: message.bytes };
+        this.#saved = saved;
+        // Nothing is left to resend: stop() resolves once the store has let go of the recording.
+        this.#writeStore((store) => store.clear(saved.recordingId));
+        this.#emit({ type: 'saved', ...saved });
+        const stopped = this.#stopped;
         this.#stopped = null;
+        void this.#storeWrites.then(() => stopped?.resolve(saved));
         return;
+      }
       case 'error':
         this.#lastError = { error: message.error, message: message.message };
         return;
@@ -544,9 +549,9 @@ export class LiveRecordingClient {
       this.#started = this.#stopped = null;
     }
     // The store keeps the audio of a recording that can still be resumed (aborted, lost, refused for now);
-    // once it is saved or can never be resumed, nothing is left to resend.
+    // once it can never be resumed, nothing is left to resend (a saved one was let go of on `saved`).
     const recordingId = this.#recordingId;
-    if (recordingId && (saved || UNRESUMABLE_CLOSE_CODES.has(code))) {
+    if (recordingId && UNRESUMABLE_CLOSE_CODES.has(code)) {
       this.#writeStore((store) => store.clear(recordingId));
     }
     // Nothing more will be sent by this client: let go of its copy of the audio.
