@@ -204,9 +204,9 @@ export function recorderPanel(
     saved.textContent = `Saved on the server up to ${formatDuration(savedSeconds())} (${formatBytes(ackedBytes)})`;
     const report = watcher.report(performance.now(), navigator.onLine);
     live.dataset.connection = report.state;
-    connection.hidden = report.state === 'connected';
-    if (connection.textContent !== report.text)
-      connection.textContent = report.state === 'connected' ? '' : report.text;
+    const warning = report.state === 'connected' ? '' : report.text;
+    connection.hidden = warning === '';
+    if (connection.textContent !== warning) connection.textContent = warning;
   };
 
   const drawMeter = () => {
