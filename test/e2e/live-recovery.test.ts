@@ -80,9 +80,12 @@ describe('web app: audio kept in the browser across a reload and while offline',
       return databases.map((database) => database.name).filter((n) => n?.startsWith('earshot-unacked-'));
     });
     assert.equal(unconfirmed.length, 1, 'the page keeps its unacknowledged audio in IndexedDB');
-    await context.setOffline(false);
+    // Reloaded while still offline (the browser shows its error page), so the recording page is gone
+    // before the network is back: only the next page load, from IndexedDB, can send what it kept.
     const reloadedAt = Date.now();
-    await page.reload();
+    await page.reload().catch(() => {});
+    await context.setOffline(false);
+    await page.goto(server.url);
 
     await page.getByText('A recording was interrupted').or(page.getByText('Recovered the interrupted')).waitFor();
     await page.getByText(/Recovered the interrupted recording: nothing was lost/).waitFor({ timeout: 30_000 });
