@@ -27,15 +27,8 @@ import {
 } from '../media/input-format.ts';
 import { type TextRule, textProblem } from '../text-policy.ts';
 
-export {
-  type ActionMessage,
-  type AuthMessage,
-  CloseCode,
-  LIVE_PATH,
-  MEETING_LINK_MAX_CHARS,
-  NAME_MAX_CHARS,
-  type ServerMessage,
-} from '../../packages/live-client/src/protocol.ts';
+// What the rest of the server uses of the wire, from here with the parsers.
+export { CloseCode, LIVE_PATH, type ServerMessage } from '../../packages/live-client/src/protocol.ts';
 
 /** Client closes that mean "I am done": finalise at once. Anything else is a drop, kept for resume. */
 export const FINAL_CLIENT_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.normal, CloseCode.noStatus]);

@@ -84,19 +84,17 @@ export type InterruptedOutcome =
 /**
  * Finishes the recordings an earlier page of this user left in `store` (reloaded or closed while
  * recording): each is resumed, the audio the server had not acknowledged is sent from its byte count,
- * and it is stopped and saved. Recordings another tab is still recording are left alone.
+ * and it is stopped and saved. Recordings another tab is still recording are left alone (no outcome).
  */
 export async function finishInterrupted(
   api: ApiClient,
   store: UnackedStore,
-  onFound: (count: number) => void,
+  onFinishing: (recordingId: string) => void,
 ): Promise<InterruptedOutcome[]> {
-  const sessions = await store.sessions();
-  if (sessions.length === 0) return [];
-  onFound(sessions.length);
   const outcomes: InterruptedOutcome[] = [];
-  for (const { recordingId } of sessions) {
-    const finish = async (): Promise<InterruptedOutcome | null> => {
+  for (const { recordingId } of await store.sessions()) {
+    const finish = async (): Promise<InterruptedOutcome> => {
+      onFinishing(recordingId);
       const client = new LiveRecordingClient({
         url: liveUrl(),
         token: tokenFor(api),

@@ -369,14 +369,12 @@ export function recorderPanel(
 
   /** A recording an earlier page left unfinished (reloaded or closed while recording): finish it now. */
   const finishEarlierRecordings = async (kept: NonNullable<typeof store>) => {
-    const found = (count: number) =>
+    const finishing = () =>
       message.show(
-        count === 1
-          ? 'A recording was interrupted (the page was reloaded or closed). Sending the audio this browser kept and saving it…'
-          : `${count} recordings were interrupted (the page was reloaded or closed). Sending the audio this browser kept and saving them…`,
+        'A recording was interrupted (the page was reloaded or closed). Sending the audio this browser kept and saving it…',
         'info',
       );
-    const outcomes = await finishInterrupted(api, kept, found).catch((error: unknown) => [
+    const outcomes = await finishInterrupted(api, kept, finishing).catch((error: unknown) => [
       { recordingId: '', error: error instanceof Error ? error.message : String(error) },
     ]);
     for (const outcome of outcomes) {
