@@ -3,7 +3,7 @@
  * on PostgreSQL and radosgw, behind HAProxy; test/cluster/cluster.ts), in the same run:
  *
  * - uploads to ready per minute (K speech files uploaded at once through the balancer);
- * - live sessions held: S simulated browsers (web/src/live-client.ts, committed watermark on) streaming
+ * - live sessions held: S simulated browsers (@earshot/live-client, committed watermark on) streaming
  *   real WebM/Opus at real-time pace, ack and commit latency p50/p99, server CPU per session;
  * - the cost model: object-storage requests (counted by an HTTP proxy in front of radosgw) and database
  *   transactions (pg_stat_database) per recording-hour, and what 1,000 live recordings would need.
@@ -19,10 +19,10 @@ import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LiveRecordingClient } from '@earshot/live-client';
 import pg from 'pg';
 import { type Cluster, startCluster } from '../test/cluster/cluster.ts';
 import { longSpeech, longWav } from '../test/speech.ts';
-import { LiveRecordingClient } from '../web/src/live-client.ts';
 import { childrenOf, cpuSeconds } from './procfs.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');

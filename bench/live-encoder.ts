@@ -10,7 +10,7 @@
  *
  * Then (EDGE=1, the default) edge against server encoding, against the same source: the speech the inputs
  * were made from, at 16 kHz mono. Edge: Chromium's WebCodecs AudioEncoder with the page's settings
- * (web/src/opus-stream.ts, STORED_FORMAT_ENCODER) fed that PCM, its packets remuxed by the server's
+ * (@earshot/live-client opus-stream.ts, STORED_FORMAT_ENCODER) fed that PCM, its packets remuxed by the server's
  * Remuxer. Server: the live transcoder at LIVE_COMPLEXITY (default 3) fed the WebM a MediaRecorder sends
  * (two lossy generations, as today), and fed the same 16 kHz PCM (the encoders alone).
  *
@@ -21,11 +21,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { framePacket, opusHeadFromEncoder, STORED_FORMAT_ENCODER } from '@earshot/live-client';
 import type { PcmFormat } from '../src/media/input-format.ts';
 import { LiveSession } from '../src/media/live-session.ts';
 import { Remuxer } from '../src/media/remux/remuxer.ts';
 import { longSpeech } from '../test/speech.ts';
-import { framePacket, opusHeadFromEncoder, STORED_FORMAT_ENCODER } from '../web/src/opus-stream.ts';
 import { edgeEncode } from './edge-encode.ts';
 
 const SECONDS = 300;

@@ -1,5 +1,5 @@
 /**
- * Live recording capacity: N simulated clients (web/src/live-client.ts over the standard WebSocket)
+ * Live recording capacity: N simulated clients (@earshot/live-client over the standard WebSocket)
  * stream real audio at real-time pace (250 ms chunks, like MediaRecorder with a timeslice) to a server
  * in a separate process, for rising N, in two kinds of session on the same server:
  * - transcoded: WebM/Opus as Chrome's MediaRecorder makes it (48 kHz stereo, 64 kbps);
@@ -19,11 +19,10 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { framePacket, LiveRecordingClient } from '@earshot/live-client';
 import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
 import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
 import { decodedSeconds, longSpeech } from '../test/speech.ts';
-import { LiveRecordingClient } from '../web/src/live-client.ts';
-import { framePacket } from '../web/src/opus-stream.ts';
 import { ffmpegOpusArgs } from './ffmpeg-baseline.ts';
 import { childrenOf, cpuSeconds, rssMiB, threadCpuSeconds } from './procfs.ts';
 
@@ -478,7 +477,7 @@ const section = `<!-- live-formats-bench:start -->
 Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${nodeVersion}, with the machine's load average
 at the start of each step (other engineers' work shares the two cores: above 2 the server waits for CPU), server in its own
 process (\`node src/main.ts\`, SQLite, ${cpus().length} media workers), clients in another process on loopback. Each client is
-\`web/src/live-client.ts\` over Node's standard WebSocket with \`ack: true\`, streaming at real-time pace in ${CHUNK_MS} ms chunks
+\`@earshot/live-client\` over Node's standard WebSocket with \`ack: true\`, streaming at real-time pace in ${CHUNK_MS} ms chunks
 for ${SECONDS} s. **Transcoded**: WebM/Opus (48 kHz stereo, 64 kbps, as Chrome's MediaRecorder makes it), libopus
 complexity ${LIVE_COMPLEXITY} in the media workers. **Remuxed**: raw Opus packets already in the stored format
 (\`"format": "opus"\`, libopus 16 kHz mono 24 kbps, as the page's WebCodecs encoder or a bot sends them), checked and paged

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { framePacket } from '@earshot/live-client';
 import { LiveInput } from '../src/live/live-input.ts';
 import { createMediaEngine } from '../src/media/index.ts';
 import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
 import { Remuxer } from '../src/media/remux/remuxer.ts';
 import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
-import { framePacket } from '../web/src/opus-stream.ts';
 import { cpuSeconds } from './procfs.ts';
 
 const SECONDS = 300;

@@ -25,6 +25,8 @@ function newestSource(): number {
     const file = path.join(web, entry);
     if (existsSync(file)) visit(file);
   }
+  // The page bundles the live client from its source (web/vite.config.ts).
+  visit(path.join(root, 'packages', 'live-client', 'src'));
   visit(path.join(root, 'package-lock.json'));
   return newest;
 }

@@ -16,7 +16,16 @@ const only = process.env.EARSHOT_TEST_ONLY; // unit | sqlite | postgres | e2e | 
 
 const suites: { name: string; files: string[]; env: Record<string, string> }[] = [
   // The page's modules with no DOM in them (web/src/*.test.ts) are unit-tested in Node too.
-  { name: 'unit', files: [...globSync('src/**/*.test.ts'), ...globSync('web/src/**/*.test.ts')], env: {} },
+  // The client package's own tests (packages/*/test) are unit tests too.
+  {
+    name: 'unit',
+    files: [
+      ...globSync('src/**/*.test.ts'),
+      ...globSync('web/src/**/*.test.ts'),
+      ...globSync('packages/*/test/*.test.ts'),
+    ],
+    env: {},
+  },
   { name: 'sqlite', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
   { name: 'postgres', files: globSync('test/*.test.ts'), env: { EARSHOT_TEST_DB: 'postgres' } },
   { name: 'e2e', files: globSync('test/e2e/*.test.ts'), env: { EARSHOT_TEST_DB: 'sqlite' } },
@@ -41,6 +50,16 @@ function startS3(): Record<string, string> {
       value!,
     ]),
   );
+}
+
+// Tests, benchmarks and examples import `@earshot/live-client` by name, which is its built dist/ (what
+// npm publishes): build it from the current source so they never run a stale one.
+const buildPackage = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'packages/live-client'], {
+  stdio: 'inherit',
+});
+if (buildPackage.status !== 0) {
+  console.error('packages/live-client does not build');
+  process.exit(1);
 }
 
 let failed = false;

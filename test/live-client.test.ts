@@ -1,7 +1,9 @@
 /**
- * The reference client (web/src/live-client.ts) over Node's standard WebSocket: a plain recording,
- * automatic resume through a TCP proxy whose connections are cut mid-stream, reconnectNow(), and the
- * `ended` event's reasons (stopped, refused, aborted, limit, shutdown) with send() after the end.
+ * The client package as published (`@earshot/live-client` resolves to its built dist/, which
+ * scripts/test.ts builds first) over Node's standard WebSocket: a plain recording, automatic resume
+ * through a TCP proxy whose connections are cut mid-stream, reconnectNow(), the `ended` event's reasons
+ * (stopped, refused, aborted, limit, shutdown) with send() after the end, typed listeners, an
+ * AbortSignal, and a recording resumed by a second client from the audio its store kept.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,15 +11,19 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
-import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
 import {
+  framePacket,
   type LiveClientEvent,
+  type LiveClientEventOf,
   type LiveClientOptions,
   LiveRecordingClient,
   LiveRecordingError,
-} from '../web/src/live-client.ts';
-import { framePacket, opusHead, readOpusHead } from '../web/src/opus-stream.ts';
+  MemoryUnackedStore,
+  opusHead,
+  readOpusHead,
+} from '@earshot/live-client';
+import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
+import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
 import { eventually, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
 import { FIXTURES, longFixture, openSocket, probeAudio, waitForRecording } from './live-helpers.ts';
 
@@ -87,7 +93,7 @@ async function eventOf<T extends LiveClientEvent['type']>(
 
 const webm = readFileSync(path.join(FIXTURES, 'speech.webm'));
 
-describe('live-client.ts (reference client, standard WebSocket)', () => {
+describe('@earshot/live-client (built package, standard WebSocket)', () => {
   let server: TestServer;
   let user: TestUser;
   before(async () => {
@@ -139,6 +145,78 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
     assert.equal(client.send(bytes), false, 'send() after the end returns false');
     assert.equal(await client.stop(), saved, 'stop() again gives the same result');
     assert.equal((await waitForRecording(server, user, recordingId)).status, 'ready');
+  });
+
+  it('on() hands each listener its own type only, off() stops it; aborting the signal aborts (4000)', async () => {
+    const events: LiveClientEvent[] = [];
+    const controller = new AbortController();
+    const client = clientFor({ events, name: 'listeners', signal: controller.signal });
+    const acks: number[] = [];
+    let starts = 0;
+    const onAck = (event: LiveClientEventOf<'ack'>) => acks.push(event.bytes);
+    client.on('ack', onAck);
+    const stopStarts = client.on('started', (event) => {
+      assert.equal(event.type, 'started');
+      starts += 1;
+    });
+    await client.start();
+    client.send(webm.subarray(0, 3000));
+    await eventOf(events, 'ack', (e) => e.bytes === 3000);
+    client.off('ack', onAck);
+    stopStarts();
+    client.send(webm.subarray(3000, 6000));
+    await eventOf(events, 'ack', (e) => e.bytes === 6000);
+    assert.deepEqual(
+      acks,
+      events.filter((e) => e.type === 'ack' && e.bytes <= 3000).map((e) => (e as LiveClientEventOf<'ack'>).bytes),
+    );
+    assert.equal(starts, 1);
+    controller.abort();
+    const ended = await eventOf(events, 'ended');
+    assert.deepEqual([ended.reason, ended.code], ['aborted', 4000]);
+    assert.equal(client.send(webm), false);
+  });
+
+  it('a signal aborted before start() ends the session at once, without connecting', async () => {
+    const events: LiveClientEvent[] = [];
+    const client = clientFor({ events, name: 'pre-aborted', signal: AbortSignal.abort() });
+    await assert.rejects(client.start(), (error: LiveRecordingError) => error.code === 'aborted');
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['ended'],
+    );
+  });
+
+  it('a second client resumes the recording from the store the first one kept, and nothing is lost', async () => {
+    const store = new MemoryUnackedStore();
+    const half = Math.floor(webm.length / 2);
+    const first = clientFor({ events: [], name: 'resumed from a store', store });
+    const { recordingId } = await first.start();
+    for (let i = 0; i < half; i += 1000) first.send(webm.subarray(i, Math.min(i + 1000, half)));
+    await eventually(() => assert.equal(first.totalBytes, half));
+    // The page being reloaded: the client goes away without stopping, with audio still unconfirmed.
+    first.abort();
+    await first.stored;
+    const [kept] = await store.sessions();
+    assert.equal(kept?.recordingId, recordingId);
+    assert.equal(kept?.end, half, 'the store has everything handed over');
+
+    const events: LiveClientEvent[] = [];
+    const second = new LiveRecordingClient({
+      url: `${server.wsUrl}/api/ws/record`,
+      token: user.token,
+      resumeRecordingId: recordingId,
+      store,
+      onEvent: (event) => events.push(event),
+    });
+    assert.deepEqual(await second.start(), { recordingId, filename: null });
+    const resumed = await eventOf(events, 'resumed');
+    assert.ok(resumed.bytes >= kept.start && resumed.bytes <= half, `server had ${resumed.bytes} bytes`);
+    for (let i = half; i < webm.length; i += 1000) second.send(webm.subarray(i, i + 1000));
+    const saved = await second.stop();
+    assert.equal(saved.bytes, webm.length, 'every byte exactly once');
+    assert.ok(Math.abs((saved.duration ?? 0) - 5) < 0.1, `duration ${saved.duration}`);
+    assert.deepEqual(await store.sessions(), [], 'a saved recording leaves nothing in the store');
   });
 
   it('reconnects and resumes by itself after the connection is cut, twice, with nothing lost', async () => {
@@ -381,7 +459,7 @@ describe('live-client.ts (reference client, standard WebSocket)', () => {
   });
 });
 
-describe('live-client.ts: sessions the server ends (limit, shutdown)', () => {
+describe('@earshot/live-client: sessions the server ends (limit, shutdown)', () => {
   let server: TestServer;
   let user: TestUser;
   const LIMIT = 12_000;

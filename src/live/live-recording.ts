@@ -212,7 +212,7 @@ export class LiveRecording implements RecordingHandle {
     this.#state = 'attached';
     if (previous && previous !== client) {
       previous.end(null, {
-        code: CloseCode.takenOver,
+        code: CloseCode.conflict,
         reason: 'the recording was resumed on another connection',
         error: 'session_taken_over',
       });
@@ -589,7 +589,7 @@ export class LiveRecording implements RecordingHandle {
     this.#clearGrace();
     for (const timer of this.#timers) clearTimeout(timer);
     client?.end(null, {
-      code: CloseCode.takenOver,
+      code: CloseCode.conflict,
       reason: 'the recording was resumed on another connection',
       error: 'session_taken_over',
     });

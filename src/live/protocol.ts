@@ -1,13 +1,21 @@
 /**
- * The live recording protocol at /api/ws/record: every message shape, close code and limit in one
- * place. docs/live-protocol.md and docs/asyncapi.yaml describe the same things for client authors;
- * web/src/live-client.ts is the reference client.
+ * The server's side of the live recording protocol at /api/ws/record: parsing what clients send, and
+ * turning failures into close codes. The wire itself (message shapes, close codes, limits) is defined
+ * once in the client package (packages/live-client/src/protocol.ts, published as `@earshot/live-client`),
+ * imported from its source so the server needs no build of it; docs/live-protocol.md describes both.
  *
  * The seed's handshake is kept exactly: `{token}` → `authenticated`, `{name, meeting_link, org_id}` →
  * `recording_started`, then binary audio frames. Everything else (acks, stop, ping, resume) is opt-in.
  */
+import {
+  type ActionMessage,
+  type AuthMessage,
+  CloseCode,
+  MEETING_LINK_MAX_CHARS,
+  NAME_MAX_CHARS,
+} from '../../packages/live-client/src/protocol.ts';
 import { asDatabaseUnavailable } from '../db/unavailable.ts';
-import { AppError, ERRORS, type ErrorCode, toAppError } from '../errors.ts';
+import { AppError, type ErrorCode, toAppError } from '../errors.ts';
 import {
   CONTAINER,
   type InputFormat,
@@ -19,93 +27,34 @@ import {
 } from '../media/input-format.ts';
 import { type TextRule, textProblem } from '../text-policy.ts';
 
-export const LIVE_PATH = '/api/ws/record';
-
-/** RFC 6455 §7.4.1 codes the server uses, plus Earshot's own (4000–4999, RFC 6455 §7.4.2). */
-export const CloseCode = {
-  /** Recording saved after `{"action":"stop"}`. */
-  normal: 1000,
-  /** Server shutting down; everything received was saved first (`recording_saved` precedes it). */
-  goingAway: 1001,
-  /** Handshake failure: bad/missing/expired token, bad JSON, binary too early, bad metadata, timeout. */
-  policyViolation: 1008,
-  /** A frame over the size limit (1 MiB binary, 4 KiB text). */
-  messageTooBig: 1009,
-  /** Unexpected server failure. */
-  internalError: 1011,
-  /** Server overloaded; retry later. */
-  tryAgainLater: 1013,
-  /** `resume` of a recording that is unknown or not yours. */
-  notFound: ERRORS.not_found.ws,
-  /** `resume` of a recording that was already finished (its grace period ended, or it was stopped). */
-  finished: ERRORS.recording_finished.ws,
-  /** No audio for the idle timeout (a `ping` keeps the session alive); resumable. */
-  idleTimeout: ERRORS.idle_timeout.ws,
-  /** Another connection (on this node or another) resumed this recording; do not reconnect. */
-  takenOver: ERRORS.session_taken_over.ws,
-  /** Maximum duration or size of one recording reached; what was received is saved. */
-  limitReached: ERRORS.recording_too_large.ws,
-  /** The audio could not be decoded. */
-  invalidMedia: ERRORS.invalid_media.ws,
-  /** Too many live sessions for this user. */
-  tooManySessions: ERRORS.too_many_sessions.ws,
-} as const;
+// What the rest of the server uses of the wire, from here with the parsers.
+export { CloseCode, LIVE_PATH, type ServerMessage } from '../../packages/live-client/src/protocol.ts';
 
 /** Client closes that mean "I am done": finalise at once. Anything else is a drop, kept for resume. */
-export const FINAL_CLIENT_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
+export const FINAL_CLIENT_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.normal, CloseCode.noStatus]);
 
 /** RFC 6455 §5.5: control frame payloads are at most 125 bytes, 2 of them for the close code. */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
-export const NAME_MAX_CHARS = 200;
-export const MEETING_LINK_MAX_CHARS = 2048;
-
-// ---- client → server ----
-
-export interface AuthMessage {
-  token: string;
-}
-
+/** The metadata message as parsed: the wire's `StartMessage` with its defaults filled in and checked. */
 export interface StartMessage {
   /** Trimmed; empty when the client sent "" (the service then names the recording). */
   name: string;
   /** null when the client sent "" or null: no meeting. */
   meeting_link: string | null;
   org_id: string;
-  /** Opt-in: the server sends `{"status":"ack","bytes":N}` as audio becomes durable on its disk. */
   ack: boolean;
-  /** Opt-in: the server sends `{"status":"committed","bytes":N}` as audio reaches shared storage. */
   commit: boolean;
   /** Opt-in (`format`, `sample_rate`, `channels`): raw PCM or Opus packets instead of a container. */
   format: InputFormat;
 }
 
+/** The wire's `ResumeMessage` as parsed. */
 export interface ResumeMessage {
   resume: string;
   ack: boolean;
   commit: boolean;
 }
-
-export type ActionMessage = { action: 'stop' } | { action: 'ping' };
-
-// ---- server → client ----
-
-export type ServerMessage =
-  | { status: 'authenticated' }
-  | { status: 'recording_started'; filename: string; recording_id: string }
-  | { status: 'recording_resumed'; recording_id: string; bytes: number; committed: number }
-  | { status: 'ack'; bytes: number }
-  | { status: 'committed'; bytes: number }
-  | { status: 'pong' }
-  | {
-      status: 'recording_saved';
-      recording_id: string;
-      duration: number | null;
-      bytes: number;
-      /** Present (true) when the audio is stored but its file is still being made (duration null). */
-      processing?: true;
-    }
-  | { status: 'error'; error: string; message: string };
 
 // ---- parsing: each returns the message or throws an AppError the session turns into a close ----
 

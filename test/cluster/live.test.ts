@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type LiveClientEvent, LiveRecordingClient } from '@earshot/live-client';
 import pg from 'pg';
 import type { BlobStore } from '../../src/storage/blob-store.ts';
-import { type LiveClientEvent, LiveRecordingClient } from '../../web/src/live-client.ts';
 import { eventually, registerUser, type TestUser, waitForRecording } from '../helpers.ts';
 import { decodedSeconds, longFixture, openSocket } from '../live-helpers.ts';
 import { type Cluster, clusterToolsPresent, startCluster } from './cluster.ts';

@@ -271,3 +271,12 @@ export function decodedSeconds(file: string): number {
   }
   return end;
 }
+
+/** Signs `page` in as `user` through the page's own form and waits for the app. */
+export async function signIn(page: Page, serverUrl: string, user: { email: string; password: string }): Promise<void> {
+  await page.goto(serverUrl);
+  await page.getByLabel('E-mail').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#recordings-title').waitFor();
+}

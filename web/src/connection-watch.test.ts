@@ -22,10 +22,10 @@ describe('connection watcher', () => {
     assert.equal(watch.report(4400, true).state, 'connected', 'the oldest waits 3.9 s');
     const slow = watch.report(4500, true);
     assert.equal(slow.state, 'slow');
-    assert.match(slow.text, /slow.*kept in this page/);
+    assert.match(slow.text, /slow.*kept in this browser/);
     const offline = watch.report(10_500, true);
     assert.equal(offline.state, 'offline');
-    assert.match(offline.text, /Connection lost: audio is kept in this page until the connection returns/);
+    assert.match(offline.text, /Connection lost: audio is kept in this browser until the connection returns/);
     assert.equal(offline.waitingMs, 10_000);
     assert.equal(offline.unconfirmedBytes, 1000 + 12_000 * 2 - 1000);
   });

@@ -9,7 +9,7 @@
  * means a slow connection, and one waiting longer means none. Pure and clock-free (callers pass the
  * time, `performance.now()` in the page), so it runs in Node's test runner too.
  *
- * Wiring, in the recorder: one watcher per recording; `sent(byteOffsetAfterChunk, now)` for each chunk
+ * Wiring, in the recorder (recorder.ts): one watcher per recording; `sent(byteOffsetAfterChunk, now)` for each chunk
  * handed to the live client, `acked(bytes, now)` in its ack callback, and `report(now, navigator.onLine)`
  * on the panel's clock tick, its `text` in the status line and its `state` on the panel (data-connection).
  */
@@ -44,9 +44,8 @@ export interface ConnectionWatcher {
 
 const TEXT: Record<ConnectionState, string> = {
   connected: 'Connected: audio is saved on the server as it is recorded.',
-  slow: 'The connection is slow: audio not yet saved on the server is kept in this page.',
-  offline:
-    'Connection lost: audio is kept in this page until the connection returns. Keep this page open; nothing is lost.',
+  slow: 'The connection is slow: audio not yet saved on the server is kept in this browser.',
+  offline: 'Connection lost: audio is kept in this browser until the connection returns; nothing is lost.',
 };
 
 export function connectionWatcher(options: ConnectionWatcherOptions = {}): ConnectionWatcher {

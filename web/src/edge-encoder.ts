@@ -8,8 +8,9 @@
  * audio to the encoder as AudioData. Chromium has both; elsewhere edgeEncodingSupported() is false and
  * the page records with MediaRecorder instead.
  */
+
+import { framePacket, oggOpusFile, opusHeadFromEncoder, STORED_FORMAT_ENCODER } from '@earshot/live-client';
 import type { Encoding } from './encoding.ts';
-import { framePacket, oggOpusFile, opusHeadFromEncoder, STORED_FORMAT_ENCODER } from './opus-stream.ts';
 
 /** The stored format's rate: the capture runs at it when the page encodes at the edge. */
 export const EDGE_SAMPLE_RATE = STORED_FORMAT_ENCODER.sampleRate;

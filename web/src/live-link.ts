@@ -1,9 +1,19 @@
 /**
- * Adapts the reusable protocol client (live-client.ts) to the record panel: a fresh access token on
- * every (re)connect, callbacks for acks and reconnects, and failures turned into sentences.
+ * Adapts the reusable protocol client (`@earshot/live-client`) to the record panel: a fresh access token
+ * on every (re)connect, callbacks for acks and reconnects, failures turned into sentences, and the
+ * audio not yet acknowledged kept in IndexedDB, so a recording interrupted by a reload (or a crash) is
+ * finished by the next page load with nothing lost (finishInterrupted).
  */
+import {
+  CloseCode,
+  LIVE_PATH,
+  LiveRecordingClient,
+  LiveRecordingError,
+  type SavedRecording,
+  type UnackedStore,
+} from '@earshot/live-client';
+import { IndexedDbUnackedStore } from '@earshot/live-client/indexeddb';
 import { type ApiClient, ApiError } from './api.ts';
-import { LiveRecordingClient, LiveRecordingError } from './live-client.ts';
 
 export interface LiveLinkOptions {
   name: string;
@@ -19,6 +29,8 @@ export interface LiveLinkOptions {
    * everything it received (it is shutting down, or the recording reached its limit); otherwise it failed.
    */
   onFatal(text: string, saved: boolean): void;
+  /** Keeps the audio not yet acknowledged (default: in memory only). */
+  store?: UnackedStore | null;
 }
 
 export interface LiveLink {
@@ -33,8 +45,87 @@ export interface LiveLink {
 /** How long to keep trying after a drop; under the server's resume grace period (120 s by default). */
 const RECONNECT_FOR_MS = 100_000;
 
-export const liveUrl = (): string =>
-  `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/ws/record`;
+export const liveUrl = (): string => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${LIVE_PATH}`;
+
+/** The audio the server has not acknowledged yet, per signed-in user, in this browser (null without IndexedDB). */
+export const keptAudioStore = (userId: string): UnackedStore | null =>
+  typeof indexedDB === 'undefined' ? null : new IndexedDbUnackedStore(`earshot-unacked-${userId}`);
+
+/**
+ * The tab recording holds this Web Lock until its session ends (the browser lets go of it when the tab
+ * closes or reloads): a recording in the store whose lock is free was interrupted, not live elsewhere.
+ */
+const recordingLock = (recordingId: string): string => `earshot-recording-${recordingId}`;
+
+/** Holds the recording's lock until `released` settles (where the browser has Web Locks). */
+function holdRecordingLock(recordingId: string, released: Promise<unknown>): void {
+  void navigator.locks?.request(recordingLock(recordingId), () => released).catch(() => {});
+}
+
+/** A fresh access token for every (re)connect; signed out or expired ends the session. */
+const tokenFor = (api: ApiClient) => async (): Promise<string> => {
+  // Signed out or the session expired: end it. Any other failure (the refresh could not reach the
+  // server) is retried like a failed connection.
+  try {
+    return await api.accessToken();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) throw new LiveRecordingError(error.code, error.message, 0);
+    throw error;
+  }
+};
+
+export type InterruptedOutcome =
+  | { recordingId: string; saved: SavedRecording }
+  /** The server had already finished it (its grace period ended): what it had is saved, the rest is gone. */
+  | { recordingId: string; finishedEarlier: true }
+  /** It could not be finished now (no network?): it stays in the store for the next page load. */
+  | { recordingId: string; error: string };
+
+/**
+ * Finishes the recordings an earlier page of this user left in `store` (reloaded or closed while
+ * recording): each is resumed, the audio the server had not acknowledged is sent from its byte count,
+ * and it is stopped and saved. Recordings another tab is still recording are left alone (no outcome).
+ */
+export async function finishInterrupted(
+  api: ApiClient,
+  store: UnackedStore,
+  onFinishing: (recordingId: string) => void,
+): Promise<InterruptedOutcome[]> {
+  const outcomes: InterruptedOutcome[] = [];
+  for (const { recordingId } of await store.sessions()) {
+    const finish = async (): Promise<InterruptedOutcome> => {
+      onFinishing(recordingId);
+      const client = new LiveRecordingClient({
+        url: liveUrl(),
+        token: tokenFor(api),
+        resumeRecordingId: recordingId,
+        store,
+        reconnectForMs: RECONNECT_FOR_MS,
+      });
+      try {
+        await client.start();
+        return { recordingId, saved: await client.stop() };
+      } catch (error) {
+        if (error instanceof LiveRecordingError) {
+          // The client let go of the store's audio: nothing can resume this recording any more.
+          if (error.closeCode === CloseCode.finished || error.closeCode === CloseCode.notFound) {
+            return { recordingId, finishedEarlier: true };
+          }
+          return { recordingId, error: describeLiveFailure(error.code, error.message, error.closeCode, true) };
+        }
+        return { recordingId, error: error instanceof Error ? error.message : String(error) };
+      }
+    };
+    // Without Web Locks there is no telling a live recording in another tab from an interrupted one.
+    const outcome = navigator.locks
+      ? await navigator.locks.request(recordingLock(recordingId), { ifAvailable: true }, (lock) =>
+          lock ? finish() : null,
+        )
+      : null;
+    if (outcome) outcomes.push(outcome);
+  }
+  return outcomes;
+}
 
 /** What a failed live session means for the person recording. */
 export function describeLiveFailure(error: string, message: string, closeCode: number, started: boolean): string {
@@ -72,17 +163,8 @@ export async function openLiveLink(api: ApiClient, options: LiveLinkOptions): Pr
   let stopping = false;
   const client = new LiveRecordingClient({
     url: liveUrl(),
-    // Signed out or the session expired: end it. Any other failure (the refresh could not reach the
-    // server) is retried like a failed connection.
-    token: async () => {
-      try {
-        return await api.accessToken();
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401)
-          throw new LiveRecordingError(error.code, error.message, 0);
-        throw error;
-      }
-    },
+    token: tokenFor(api),
+    ...(options.store ? { store: options.store } : {}),
     metadata: { name: options.name, meeting_link: options.meetingLink, org_id: options.orgId, ...options.format },
     reconnectForMs: RECONNECT_FOR_MS,
     onEvent(event) {
@@ -128,6 +210,10 @@ export async function openLiveLink(api: ApiClient, options: LiveLinkOptions): Pr
     throw friendly(error);
   }
   started = true;
+  if (client.recordingId) {
+    const ended = new Promise((resolve) => client.on('ended', resolve));
+    holdRecordingLock(client.recordingId, ended);
+  }
   return {
     get recordingId() {
       return client.recordingId ?? '';

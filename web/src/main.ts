@@ -166,7 +166,7 @@ async function showApp(): Promise<void> {
 
   const notify = toast();
   const recordings = recordingsPanel(api, { userId: me.id, orgs: () => orgs, toast: notify });
-  const recorder = recorderPanel(api, currentOrg, (recording) => recordings.upsert(recording));
+  const recorder = recorderPanel(api, currentOrg, (recording) => recordings.upsert(recording), me.id);
   const upload = uploadPanel(api, currentOrg, (recording) => recordings.upsert(recording));
   const trash = trashView(api, { me, orgs: () => orgs, toast: notify, onRestored: (r) => recordings.restored(r) });
   // A created or joined organisation becomes the one worked in.

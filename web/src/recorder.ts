@@ -3,8 +3,10 @@
  * encodes the mix (encoding.ts: the stored format itself with WebCodecs where the browser can, else
  * MediaRecorder's WebM/Opus) and the live client streams it over /api/ws/record. The panel shows a level
  * meter, the elapsed time and how much the server has confirmed ("saved up to"); after a network drop
- * the live client reconnects and resends what was not acknowledged, so nothing is lost as long as the
- * page stays open. Stop saves the recording.
+ * the live client reconnects and resends what was not acknowledged. When acknowledgements stop coming
+ * (a browser gone offline can keep its socket open), connection-watch.ts says so: the audio is kept in
+ * this browser. It is kept in IndexedDB, so a recording interrupted by a reload is finished by the next
+ * page load (live-link.ts finishInterrupted), with nothing lost. Stop saves the recording.
  */
 import { type ApiClient, ApiError, type Recording } from './api.ts';
 import {
@@ -15,10 +17,11 @@ import {
   pickMimeType,
   recordingUnsupportedReason,
 } from './capture.ts';
+import { type ConnectionWatcher, connectionWatcher } from './connection-watch.ts';
 import { field, formatBytes, formatDuration, h, notice } from './dom.ts';
 import { EDGE_SAMPLE_RATE, edgeEncoding, edgeEncodingSupported } from './edge-encoder.ts';
 import { type Encoding, mediaRecorderEncoding } from './encoding.ts';
-import { type LiveLink, openLiveLink } from './live-link.ts';
+import { finishInterrupted, keptAudioStore, type LiveLink, openLiveLink } from './live-link.ts';
 
 export interface RecorderPanel {
   element: HTMLElement;
@@ -35,8 +38,10 @@ export function recorderPanel(
   api: ApiClient,
   currentOrg: () => string,
   onChanged: (recording: Recording) => void,
+  userId: string,
 ): RecorderPanel {
   const unsupported = recordingUnsupportedReason();
+  const store = keptAudioStore(userId);
   // Known before the first click: the click handler must not wait for it (getDisplayMedia needs the gesture).
   let encodeAtEdge = false;
   void edgeEncodingSupported().then((supported) => {
@@ -89,6 +94,8 @@ export function recorderPanel(
   const title = h('div', { class: 'live-title' });
   const clock = h('div', { class: 'clock', role: 'timer', 'aria-label': 'Elapsed time' }, '0:00');
   const saved = h('div', { class: 'saved', 'aria-live': 'off' }, 'Saved up to 0:00');
+  // Said only when acknowledgements are late (slow) or have stopped (offline), and cleared when they resume.
+  const connection = h('p', { class: 'connection', role: 'status', hidden: true });
   const meterFill = h('div', { class: 'meter-fill' });
   const meter = h(
     'div',
@@ -111,6 +118,7 @@ export function recorderPanel(
     clock,
     meter,
     saved,
+    connection,
     h('div', { class: 'actions' }, stopButton),
   );
 
@@ -156,6 +164,7 @@ export function recorderPanel(
   let frame = 0;
   let sentBytes = 0;
   let ackedBytes = 0;
+  let watcher: ConnectionWatcher = connectionWatcher();
   /** End byte offset and recording time of each chunk handed to the live client, oldest first. */
   let timeline: { end: number; seconds: number }[] = [];
   let rescueUrl = '';
@@ -193,6 +202,11 @@ export function recorderPanel(
     const elapsed = startedAt ? (performance.now() - startedAt) / 1000 : 0;
     clock.textContent = formatDuration(elapsed);
     saved.textContent = `Saved on the server up to ${formatDuration(savedSeconds())} (${formatBytes(ackedBytes)})`;
+    const report = watcher.report(performance.now(), navigator.onLine);
+    live.dataset.connection = report.state;
+    const warning = report.state === 'connected' ? '' : report.text;
+    connection.hidden = warning === '';
+    if (connection.textContent !== warning) connection.textContent = warning;
   };
 
   const drawMeter = () => {
@@ -212,6 +226,8 @@ export function recorderPanel(
     link_ = null;
     startedAt = 0;
     meterFill.style.transform = 'scaleX(0)';
+    connection.hidden = true;
+    delete live.dataset.connection;
   };
 
   /**
@@ -287,6 +303,7 @@ export function recorderPanel(
     sentBytes = 0;
     ackedBytes = 0;
     timeline = [];
+    watcher = connectionWatcher();
     try {
       encoding = atEdge ? edgeEncoding(capture.stream) : mediaRecorderEncoding(capture.stream, mimeType as string);
     } catch (error) {
@@ -302,8 +319,10 @@ export function recorderPanel(
         name: name.value.trim(),
         meetingLink: link.value.trim() || null,
         orgId: currentOrg(),
+        store,
         onAck(bytes) {
           ackedBytes = Math.max(ackedBytes, bytes);
+          watcher.acked(bytes, performance.now());
           render();
         },
         onReconnecting() {
@@ -333,6 +352,7 @@ export function recorderPanel(
       if (!link_ || encoding !== current) return;
       sentBytes += chunk instanceof Blob ? chunk.size : chunk.byteLength;
       timeline.push({ end: sentBytes, seconds: (performance.now() - startedAt) / 1000 });
+      watcher.sent(sentBytes, performance.now());
       link_.send(chunk);
     });
     // Show it in the list straight away, as "Recording".
@@ -346,6 +366,35 @@ export function recorderPanel(
   });
 
   stopButton.addEventListener('click', () => void panel.stop());
+
+  /** A recording an earlier page left unfinished (reloaded or closed while recording): finish it now. */
+  const finishEarlierRecordings = async (kept: NonNullable<typeof store>) => {
+    const finishing = () =>
+      message.show(
+        'A recording was interrupted (the page was reloaded or closed). Sending the audio this browser kept and saving it…',
+        'info',
+      );
+    const outcomes = await finishInterrupted(api, kept, finishing).catch((error: unknown) => [
+      { recordingId: '', error: error instanceof Error ? error.message : String(error) },
+    ]);
+    for (const outcome of outcomes) {
+      if ('saved' in outcome) {
+        const { duration } = outcome.saved;
+        message.show(
+          `Recovered the interrupted recording: nothing was lost, it is saved${duration ? ` (${formatDuration(duration)})` : ''}.`,
+          'success',
+        );
+      } else if ('finishedEarlier' in outcome) {
+        message.show('The server had already finished the interrupted recording with the audio it had.', 'info');
+      } else {
+        message.show(
+          `The interrupted recording could not be finished yet (${outcome.error}); its audio stays in this browser for next time.`,
+        );
+      }
+      if (outcome.recordingId) api.recording(outcome.recordingId).then(onChanged, () => {});
+    }
+  };
+  if (store) void finishEarlierRecordings(store);
 
   const panel: RecorderPanel = {
     element,

@@ -1,11 +1,14 @@
 /**
  * Reference client for Earshot's live recording protocol (docs/live-protocol.md). Standard `WebSocket`
- * only, so the same file runs in browsers and in Node 24 (bench/live.ts, tests).
+ * only, so the same file runs in browsers and in Node (global WebSocket from Node 22; on Node 20 pass
+ * the `WebSocket` option, e.g. the `ws` package's).
  *
- * It keeps every byte the server has not acknowledged as durable; after a drop it reconnects, resumes
- * the recording and re-sends from the server's byte count, so no audio is lost or duplicated.
+ * It keeps every byte the server has not acknowledged as durable (in an UnackedStore: memory by default,
+ * IndexedDB to survive a page reload); after a drop it reconnects, resumes the recording and re-sends
+ * from the server's byte count, so no audio is lost or duplicated.
  *
  *   const client = new LiveRecordingClient({ url, token, metadata: { name, meeting_link, org_id } });
+ *   client.on('ack', (event) => show(event.bytes));
  *   await client.start();
  *   recorder.ondataavailable = (e) => client.send(e.data);   // Blob, ArrayBuffer or Uint8Array
  *   const saved = await client.stop();                        // { recordingId, duration, bytes }
@@ -13,37 +16,27 @@
  * Every session ends with exactly one `ended` event saying why (see LiveEndReason); `send()` never
  * throws, it returns false once the session can take no more audio.
  */
+import {
+  CloseCode,
+  FINAL_CLOSE_CODES,
+  LIMIT_ERRORS,
+  type LiveEndReason,
+  type ResumeMessage,
+  type ServerMessage,
+  type StartMessage,
+} from './protocol.ts';
+import { MemoryUnackedStore, type UnackedStore } from './unacked-store.ts';
 
-/** The seed's three keys, all required by the server (docs/live-protocol.md §2). */
-export interface LiveMetadata {
-  name: string;
-  /** "" or null when there is no meeting. */
-  meeting_link: string | null;
-  org_id: string;
-  /**
-   * What the bytes are (docs/live-protocol.md §3): absent for a container the server recognises (WebM,
-   * Ogg, MP4); raw PCM (`pcm_s16le`, `pcm_f32le`, with `sample_rate` and `channels`); or raw Opus packets
-   * (`opus`, framed as opus-stream.ts does). The client sends whatever bytes it is given either way.
-   */
-  format?: 'opus' | 'pcm_s16le' | 'pcm_f32le';
-  sample_rate?: number;
-  channels?: number;
-}
+export type { LiveEndReason } from './protocol.ts';
 
 /**
- * Why a session ended (the `ended` event, emitted exactly once, last):
- * - `stopped`: saved after stop() (`recording_saved`, close 1000).
- * - `shutdown`: saved by the server without a stop because it is shutting down (`recording_saved`, close 1001).
- * - `limit`: saved by the server at its size or duration limit (`recording_saved`, close 4413).
- * - `refused`: the server ended the session with an error (`error`, then a close code after which
- *   reconnecting cannot help, e.g. 1008, 4404, 4409, 4422, 4429), or the `token` function threw;
- *   nothing more can be sent.
- * - `lost`: the server could not be reached (again) within `reconnectForMs`, or the connection dropped with
- *   `resume: false` or before `recording_started`. A started recording is finalised by the server when
- *   its resume grace period ends, with everything it received.
- * - `aborted`: abort() was called.
+ * The recording's metadata (docs/live-protocol.md §2): the seed's three keys, all required by the server
+ * (`name`, `meeting_link` — "" or null when there is no meeting — and `org_id`), and what the bytes are
+ * (§3): no `format` for a container the server recognises (WebM, Ogg, MP4); raw PCM (`pcm_s16le`,
+ * `pcm_f32le`, with `sample_rate` and `channels`); or raw Opus packets (`opus`, framed as opus-stream.ts
+ * does). The client sends whatever bytes it is given either way.
  */
-export type LiveEndReason = 'stopped' | 'shutdown' | 'limit' | 'refused' | 'lost' | 'aborted';
+export type LiveMetadata = Omit<StartMessage, 'ack' | 'commit'>;
 
 export type LiveClientEvent =
   | { type: 'started'; recordingId: string; filename: string }
@@ -56,6 +49,11 @@ export type LiveClientEvent =
   | { type: 'saved'; recordingId: string; duration: number | null; bytes: number }
   /** The session failed (reasons `refused` and `lost`); `ended` follows at once. */
   | { type: 'failed'; error: string; message: string; code: number }
+  /**
+   * The UnackedStore refused a write (e.g. the browser's storage quota): the audio is still kept in
+   * memory and sent, but would not survive a page reload. Reported once per session.
+   */
+  | { type: 'store_failed'; message: string }
   | {
       type: 'ended';
       reason: LiveEndReason;
@@ -68,6 +66,10 @@ export type LiveClientEvent =
       code: number;
     };
 
+export type LiveClientEventType = LiveClientEvent['type'];
+/** The event of one type, e.g. `LiveClientEventOf<'ack'>` is `{ type: 'ack'; bytes: number }`. */
+export type LiveClientEventOf<T extends LiveClientEventType> = Extract<LiveClientEvent, { type: T }>;
+
 export interface LiveClientOptions {
   /** `wss://host/api/ws/record` */
   url: string;
@@ -78,7 +80,18 @@ export interface LiveClientOptions {
    * session instead (reason `refused`, e.g. when the user has signed out).
    */
   token: string | (() => string | Promise<string>);
-  metadata: LiveMetadata;
+  /** What to record: required to start a recording, not used with `resumeRecordingId`. */
+  metadata?: LiveMetadata;
+  /**
+   * Continue this unfinished recording instead of starting one: the audio `store` kept for it is re-sent
+   * from the server's byte count (e.g. after a page reload, with IndexedDbUnackedStore). start() then
+   * resolves on `recording_resumed`.
+   */
+  resumeRecordingId?: string;
+  /** Where audio not yet acknowledged is kept (default: a MemoryUnackedStore of this client). */
+  store?: UnackedStore;
+  /** Aborting it is abort(). */
+  signal?: AbortSignal;
   /** Reconnect and resume after a drop (default true). Needs acks, which are then always on. */
   resume?: boolean;
   /**
@@ -96,8 +109,9 @@ export interface LiveClientOptions {
   reconnectOnOnline?: boolean;
   /** Stop handing bytes to the socket while this much is still unsent in it (default 1 MiB). */
   highWaterBytes?: number;
+  /** Every event, in order (as on() listeners for each type get them). */
   onEvent?: (event: LiveClientEvent) => void;
-  /** WebSocket implementation (default: the global one). */
+  /** WebSocket implementation (default: the global one; Node 20 has none, pass the `ws` package's). */
   WebSocket?: typeof WebSocket;
 }
 
@@ -118,11 +132,8 @@ export class LiveRecordingError extends Error {
   }
 }
 
-/** Close codes after which reconnecting cannot help. */
-const FINAL_CLOSE_CODES = new Set([1000, 1008, 1009, 4404, 4409, 4410, 4413, 4415, 4422, 4429]);
-/** The server's close code and errors for "a limit of one recording was reached" (what it had is saved). */
-const LIMIT_CLOSE_CODE = 4413;
-const LIMIT_ERRORS = new Set(['recording_too_large', 'media_too_long']);
+/** Refusals after which the recording cannot be resumed by anyone: its kept audio is of no more use. */
+const UNRESUMABLE_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.notFound, CloseCode.finished]);
 
 /** The page's `window` events (`online`), where there are any: not in Node. */
 const windowEvents = (): EventTarget | null => {
@@ -131,9 +142,11 @@ const windowEvents = (): EventTarget | null => {
 };
 
 type Pending<T> = { resolve: (value: T) => void; reject: (error: Error) => void };
+type Listener = (event: LiveClientEvent) => void;
 
 export class LiveRecordingClient {
   #options: LiveClientOptions;
+  #store: UnackedStore;
   #ws: WebSocket | null = null;
   #recordingId: string | null = null;
   /** Chunks not yet acknowledged; `#base` is the absolute offset of the first one's first byte. */
@@ -152,28 +165,36 @@ export class LiveRecordingClient {
   #ended = false;
   #endedWith: Error | null = null;
   #blobs: Promise<void> = Promise.resolve();
+  /** The store's writes, in order (each waits for the one before). */
+  #storeWrites: Promise<void> = Promise.resolve();
+  #storeFailed = false;
   #flushTimer: ReturnType<typeof setTimeout> | null = null;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   #dropStartedAt = 0;
   #attempt = 0;
-  #started: Pending<{ recordingId: string; filename: string }> | null = null;
+  #started: Pending<{ recordingId: string; filename: string | null }> | null = null;
   #stopped: Pending<SavedRecording> | null = null;
   #saved: SavedRecording | null = null;
   #stopSentOn: WebSocket | null = null;
   #stopResult: Promise<SavedRecording> | null = null;
   #lastError: { error: string; message: string } | null = null;
+  #listeners = new Map<LiveClientEventType, Set<Listener>>();
   #onOnline = (): void => {
     this.reconnectNow();
+  };
+  #onAbort = (): void => {
+    this.abort();
   };
 
   constructor(options: LiveClientOptions) {
     this.#options = options;
+    this.#store = options.store ?? new MemoryUnackedStore();
   }
 
   get recordingId(): string | null {
     return this.#recordingId;
   }
-  /** Bytes handed to send() so far. */
+  /** Bytes of the recording so far (handed to send(), plus what a resumed recording had). */
   get totalBytes(): number {
     return this.#total;
   }
@@ -185,7 +206,7 @@ export class LiveRecordingClient {
   get committedBytes(): number {
     return this.#committed;
   }
-  /** Bytes held in memory until acknowledged. */
+  /** Bytes held until acknowledged. */
   get bufferedBytes(): number {
     return this.#total - this.#base;
   }
@@ -193,17 +214,46 @@ export class LiveRecordingClient {
   get ended(): boolean {
     return this.#ended;
   }
+  /** Settles once every store write so far is done (the audio handed over is then in the store). */
+  get stored(): Promise<void> {
+    return this.#storeWrites;
+  }
 
-  /** Opens the socket and runs the handshake; resolves on `recording_started`. */
-  start(): Promise<{ recordingId: string; filename: string }> {
+  /** Calls `listener` with every event of this type, its payload narrowed to it; returns what off() does. */
+  on<T extends LiveClientEventType>(type: T, listener: (event: LiveClientEventOf<T>) => void): () => void {
+    const listeners = this.#listeners.get(type) ?? new Set();
+    listeners.add(listener as Listener);
+    this.#listeners.set(type, listeners);
+    return () => this.off(type, listener);
+  }
+
+  off<T extends LiveClientEventType>(type: T, listener: (event: LiveClientEventOf<T>) => void): void {
+    this.#listeners.get(type)?.delete(listener as Listener);
+  }
+
+  /**
+   * Opens the socket and runs the handshake; resolves on `recording_started` (filename set), or with
+   * `resumeRecordingId` on `recording_resumed` (filename null).
+   */
+  start(): Promise<{ recordingId: string; filename: string | null }> {
     return new Promise((resolve, reject) => {
       if (this.#ended || this.#started || this.#ws || this.#recordingId) {
         reject(new Error('start() can be called once'));
         return;
       }
+      if (!this.#options.metadata && !this.#options.resumeRecordingId) {
+        reject(new Error('start() needs `metadata`, or `resumeRecordingId` to continue a recording'));
+        return;
+      }
       this.#started = { resolve, reject };
       if (this.#options.reconnectOnOnline !== false) windowEvents()?.addEventListener('online', this.#onOnline);
-      void this.#connect();
+      const signal = this.#options.signal;
+      if (signal?.aborted) {
+        this.abort();
+        return;
+      }
+      signal?.addEventListener('abort', this.#onAbort, { once: true });
+      void (this.#options.resumeRecordingId ? this.#loadKept(this.#options.resumeRecordingId) : this.#connect());
     });
   }
 
@@ -269,21 +319,57 @@ export class LiveRecordingClient {
 
   /**
    * Closes without stopping (close 4000): the server keeps the recording resumable for its grace period,
-   * then finalises it. Ends the session with reason `aborted` (unless it has already ended).
+   * then finalises it, and the store keeps its unacknowledged audio. Ends the session with reason
+   * `aborted` (unless it has already ended).
    */
   abort(): void {
     if (this.#ended) return;
     const ws = this.#ws;
-    const code = ws ? 4000 : 0;
+    const code = ws ? CloseCode.clientAborted : 0;
     this.#end('aborted', null, 'aborted', 'the client aborted the recording', code);
-    ws?.close(4000, 'client aborted');
+    ws?.close(CloseCode.clientAborted, 'client aborted');
+  }
+
+  /** Resuming a recording of an earlier client: take over the audio the store kept for it, then connect. */
+  async #loadKept(recordingId: string): Promise<void> {
+    try {
+      const session = (await this.#store.sessions()).find((kept) => kept.recordingId === recordingId);
+      const chunks = await this.#store.read(recordingId, 0);
+      this.#chunks = chunks.map((chunk) => chunk.bytes);
+      this.#base = chunks[0]?.offset ?? session?.end ?? 0;
+      this.#total = session?.end ?? this.#base;
+    } catch (error) {
+      this.#reportStoreFailure(error);
+    }
+    if (this.#ended) return;
+    this.#recordingId = recordingId;
+    await this.#connect();
   }
 
   #enqueue(bytes: Uint8Array<ArrayBuffer>): void {
     if (bytes.byteLength === 0) return;
+    const offset = this.#total;
     this.#chunks.push(bytes);
     this.#total += bytes.byteLength;
+    // Before `recording_started` there is no id to keep it under: it is stored once there is.
+    if (this.#recordingId) this.#keep(this.#recordingId, offset, bytes);
     this.#flush();
+  }
+
+  #keep(recordingId: string, offset: number, bytes: Uint8Array<ArrayBuffer>): void {
+    this.#writeStore((store) => store.append(recordingId, offset, bytes));
+  }
+
+  #writeStore(write: (store: UnackedStore) => Promise<void>): void {
+    this.#storeWrites = this.#storeWrites
+      .then(() => write(this.#store))
+      .catch((error) => this.#reportStoreFailure(error));
+  }
+
+  #reportStoreFailure(error: unknown): void {
+    if (this.#storeFailed) return;
+    this.#storeFailed = true;
+    this.#emit({ type: 'store_failed', message: error instanceof Error ? error.message : String(error) });
   }
 
   async #connect(): Promise<void> {
@@ -305,32 +391,37 @@ export class LiveRecordingClient {
     this.#ready = false;
     ws.onopen = () => ws.send(JSON.stringify({ token }));
     ws.onmessage = (event) => {
-      if (typeof event.data === 'string') this.#onMessage(ws, JSON.parse(event.data));
+      if (typeof event.data === 'string') this.#onMessage(ws, JSON.parse(event.data) as ServerMessage);
     };
     ws.onclose = (event) => this.#onClose(ws, event.code, event.reason);
   }
 
-  #onMessage(ws: WebSocket, message: Record<string, any>): void {
+  #onMessage(ws: WebSocket, message: ServerMessage): void {
     if (ws !== this.#ws || this.#ended) return;
     switch (message.status) {
       case 'authenticated': {
-        const resume = this.#recordingId !== null;
         const promises = { ack: true, ...(this.#keepUntilCommitted ? { commit: true } : {}) };
-        ws.send(
-          JSON.stringify(
-            resume ? { resume: this.#recordingId, ...promises } : { ...this.#options.metadata, ...promises },
-          ),
-        );
+        const request: StartMessage | ResumeMessage = this.#recordingId
+          ? { resume: this.#recordingId, ...promises }
+          : { ...(this.#options.metadata as LiveMetadata), ...promises };
+        ws.send(JSON.stringify(request));
         return;
       }
-      case 'recording_started':
-        this.#recordingId = message.recording_id;
+      case 'recording_started': {
+        const recordingId = message.recording_id;
+        this.#recordingId = recordingId;
+        let offset = this.#base;
+        for (const chunk of this.#chunks) {
+          this.#keep(recordingId, offset, chunk);
+          offset += chunk.byteLength;
+        }
         this.#ready = true;
-        this.#emit({ type: 'started', recordingId: message.recording_id, filename: message.filename });
-        this.#started?.resolve({ recordingId: message.recording_id, filename: message.filename });
+        this.#emit({ type: 'started', recordingId, filename: message.filename });
+        this.#started?.resolve({ recordingId, filename: message.filename });
         this.#started = null;
         this.#flush();
         return;
+      }
       case 'recording_resumed':
         this.#attempt = 0;
         this.#dropStartedAt = 0;
@@ -345,10 +436,13 @@ export class LiveRecordingClient {
           );
           return;
         }
-        this.#release(Math.min(message.bytes, this.#total));
+        if (message.bytes > this.#total) this.#continueAfter(message.bytes);
+        this.#release(message.bytes);
         this.#sent = message.bytes;
         this.#ready = true;
         this.#emit({ type: 'resumed', recordingId: message.recording_id, bytes: message.bytes });
+        this.#started?.resolve({ recordingId: message.recording_id, filename: null });
+        this.#started = null;
         this.#flush();
         return;
       case 'ack':
@@ -361,18 +455,34 @@ export class LiveRecordingClient {
         this.#release(message.bytes);
         this.#emit({ type: 'committed', bytes: message.bytes });
         return;
-      case 'recording_saved':
+      case 'recording_saved': {
         // Saved (by our stop, a shutdown or a limit): no more audio. Why is known once the socket closes.
         this.#ready = false;
-        this.#saved = { recordingId: message.recording_id, duration: message.duration, bytes: message.bytes };
-        this.#emit({ type: 'saved', ...this.#saved });
-        this.#stopped?.resolve(this.#saved);
+        const saved = { recordingId: message.recording_id, duration: message.duration, bytes: message.bytes };
+        this.#saved = saved;
+        // Nothing is left to resend: stop() resolves once the store has let go of the recording.
+        this.#writeStore((store) => store.clear(saved.recordingId));
+        this.#emit({ type: 'saved', ...saved });
+        const stopped = this.#stopped;
         this.#stopped = null;
+        void this.#storeWrites.then(() => stopped?.resolve(saved));
         return;
+      }
       case 'error':
         this.#lastError = { error: message.error, message: message.message };
         return;
     }
+  }
+
+  /**
+   * A recording resumed from a store has more on the server than the store kept (an earlier client sent
+   * it, and it was acknowledged, before the store had it): new audio continues after the server's bytes.
+   */
+  #continueAfter(bytes: number): void {
+    this.#chunks = [];
+    this.#base = this.#total = bytes;
+    const recordingId = this.#recordingId as string;
+    this.#writeStore((store) => store.clear(recordingId));
   }
 
   #onClose(ws: WebSocket, code: number, reason: string): void {
@@ -383,7 +493,7 @@ export class LiveRecordingClient {
     this.#flushTimer = null;
     if (this.#ended) return;
     if (this.#saved) {
-      const limit = code === LIMIT_CLOSE_CODE || LIMIT_ERRORS.has(this.#lastError?.error ?? '');
+      const limit = code === CloseCode.limitReached || LIMIT_ERRORS.has(this.#lastError?.error ?? '');
       const why: LiveEndReason = limit ? 'limit' : this.#stopping ? 'stopped' : 'shutdown';
       const error = limit ? (this.#lastError?.error ?? 'recording_too_large') : null;
       const message = this.#lastError?.message ?? (why === 'shutdown' ? 'the server is shutting down' : 'saved');
@@ -431,13 +541,20 @@ export class LiveRecordingClient {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#reconnectTimer = this.#flushTimer = null;
     windowEvents()?.removeEventListener('online', this.#onOnline);
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
     if (!saved) {
       this.#endedWith = new LiveRecordingError(error ?? reason, message, code);
       this.#started?.reject(this.#endedWith);
       this.#stopped?.reject(this.#endedWith);
       this.#started = this.#stopped = null;
     }
-    // Nothing more will be sent: let go of the audio kept for resending.
+    // The store keeps the audio of a recording that can still be resumed (aborted, lost, refused for now);
+    // once it can never be resumed, nothing is left to resend (a saved one was let go of on `saved`).
+    const recordingId = this.#recordingId;
+    if (recordingId && UNRESUMABLE_CLOSE_CODES.has(code)) {
+      this.#writeStore((store) => store.clear(recordingId));
+    }
+    // Nothing more will be sent by this client: let go of its copy of the audio.
     this.#chunks = [];
     this.#base = this.#total;
     this.#emit({ type: 'ended', reason, saved, error, message, code });
@@ -450,9 +567,15 @@ export class LiveRecordingClient {
 
   /** Lets go of audio the server keeps for us up to `bytes` (acknowledged, or committed). */
   #release(bytes: number): void {
+    const before = this.#base;
     // Drop whole chunks the server has (a partly confirmed chunk stays whole).
     while (this.#chunks.length > 0 && this.#base + (this.#chunks[0] as Uint8Array<ArrayBuffer>).byteLength <= bytes) {
       this.#base += (this.#chunks.shift() as Uint8Array<ArrayBuffer>).byteLength;
+    }
+    const recordingId = this.#recordingId;
+    if (recordingId && this.#base > before) {
+      const upTo = this.#base;
+      this.#writeStore((store) => store.drop(recordingId, upTo));
     }
   }
 
@@ -486,5 +609,6 @@ export class LiveRecordingClient {
 
   #emit(event: LiveClientEvent): void {
     this.#options.onEvent?.(event);
+    for (const listener of this.#listeners.get(event.type) ?? []) listener(event);
   }
 }
