@@ -194,6 +194,8 @@ describe('web app', () => {
     await page.waitForTimeout(Math.max(0, startedAt + 5000 - Date.now()));
     await screenshot(page, 'recording');
     await page.waitForTimeout(Math.max(0, startedAt + 10_000 - Date.now()));
+    // Committed to the object store every LIVE_COMMIT_INTERVAL_MS (5 s): by now some of it is, and the page says so.
+    assert.match((await page.locator('.saved').textContent()) ?? '', /; in storage up to 0:0[1-9]/);
     await stopRecording(name);
     const recorded = await lastRecorded(page);
     assert.equal(recorded.kind, 'webcodecs', 'Chromium encodes at the edge');
