@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import type { Browser, Page } from 'playwright-core';
-import { lastRecorded, launchBrowser, longSpeechWav, tapEncoders, tapRecorders, watchConsole } from '../e2e/browser.ts';
+import type { Page } from 'playwright-core';
+import { type BrowserSession, lastRecorded, longSpeechWav, openBrowserSession, signIn } from '../e2e/browser.ts';
 import { api } from '../helpers.ts';
 import { type Cluster, clusterToolsPresent, startCluster } from './cluster.ts';
 
@@ -16,26 +16,19 @@ const skip = clusterToolsPresent() ? false : 'haproxy or radosgw missing: .ci/ru
 
 describe('cluster: the page records through a node loss', { skip }, () => {
   let cluster: Cluster;
-  let browser: Browser;
+  let session: BrowserSession;
   let page: Page;
   let wav: string;
-  let problems: string[] = [];
 
   before(async () => {
     cluster = await startCluster({ nodes: 3, env: { LIVE_COMMIT_INTERVAL_MS: '500' } });
     wav = await longSpeechWav();
-    browser = await launchBrowser(wav);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    context.setDefaultTimeout(15_000);
     // The page encodes with WebCodecs here (Chromium), MediaRecorder elsewhere: tap both.
-    await tapRecorders(context);
-    await tapEncoders(context);
-    page = await context.newPage();
-    problems = watchConsole(page);
+    session = await openBrowserSession(wav, { viewport: { width: 1280, height: 860 }, timeoutMs: 15_000, tap: true });
+    page = session.page;
   });
   after(async () => {
-    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-    await browser?.close();
+    await session?.close();
     await cluster?.close();
     if (wav) await rm(wav, { force: true });
   });
@@ -45,11 +38,7 @@ describe('cluster: the page records through a node loss', { skip }, () => {
     const password = 'a long enough passphrase 42';
     const registered = await api(cluster, 'POST', '/api/auth/register', { json: { email, password } });
     assert.equal(registered.status, 201, JSON.stringify(registered.body));
-    await page.goto(cluster.url);
-    await page.getByLabel('E-mail').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#recordings-title').waitFor();
+    await signIn(page, cluster.url, { email, password });
 
     const name = 'Through a node loss';
     await page.getByLabel('Name (optional)').first().fill(name);

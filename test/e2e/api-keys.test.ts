@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { api, registerUser, startTestServer, type TestServer, type TestUser } from '../helpers.ts';
-import { FIXTURES, launchBrowser, screenshot, watchConsole } from './browser.ts';
+import { type BrowserSession, FIXTURES, openBrowserSession, screenshot, signIn } from './browser.ts';
 
 describe('web app: API keys', () => {
   let server: TestServer;
-  let browser: Browser;
+  let session: BrowserSession;
   let page: Page;
   let user: TestUser;
   let problems: string[] = [];
@@ -20,25 +20,20 @@ describe('web app: API keys', () => {
   before(async () => {
     server = await startTestServer();
     user = await registerUser(server);
-    browser = await launchBrowser(path.join(FIXTURES, 'speech.wav'));
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
-    problems = watchConsole(page);
+    session = await openBrowserSession(path.join(FIXTURES, 'speech.wav'), {
+      viewport: { width: 1280, height: 860 },
+      timeoutMs: 10_000,
+    });
+    ({ page, problems } = session);
   });
 
   after(async () => {
-    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-    await browser?.close();
+    await session?.close();
     await server?.close();
   });
 
   test('create a key (shown once), use it, revoke it: the same key is refused', async () => {
-    await page.goto(server.url);
-    await page.getByLabel('E-mail').fill(user.email);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#recordings-title').waitFor();
+    await signIn(page, server.url, user);
     await page.getByRole('link', { name: 'Organisations' }).click();
     await page.getByRole('heading', { name: 'API keys' }).waitFor();
     await page.getByText('No API keys yet.').waitFor();

@@ -280,3 +280,54 @@ export async function signIn(page: Page, serverUrl: string, user: { email: strin
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#recordings-title').waitFor();
 }
+
+/** A browser with one context and one page, opened by openBrowserSession. */
+export interface BrowserSession {
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  /** The page's errors and warnings (watchConsole); a test may push other pages' into it too. */
+  problems: string[];
+  /** Prints `problems`, if any, and closes the browser. */
+  close(): Promise<void>;
+}
+
+/**
+ * Launches the browser with its fake microphone (launchBrowser), one context and page with the
+ * console watched: one place for the browser flags, the taps and the console reporting, instead of the
+ * same set-up and tear-down in every suite. `tap` installs tapRecorders and tapEncoders.
+ */
+export async function openBrowserSession(
+  fakeAudioFile: string,
+  options: {
+    viewport?: { width: number; height: number };
+    timeoutMs?: number;
+    tap?: boolean;
+    acceptDownloads?: boolean;
+  } = {},
+): Promise<BrowserSession> {
+  const browser = await launchBrowser(fakeAudioFile);
+  try {
+    const context = await browser.newContext({ viewport: options.viewport, acceptDownloads: options.acceptDownloads });
+    if (options.timeoutMs !== undefined) context.setDefaultTimeout(options.timeoutMs);
+    if (options.tap) {
+      await tapRecorders(context);
+      await tapEncoders(context);
+    }
+    const page = await context.newPage();
+    const problems = watchConsole(page);
+    return {
+      browser,
+      context,
+      page,
+      problems,
+      async close() {
+        if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
+        await browser.close();
+      },
+    };
+  } catch (error) {
+    await browser.close();
+    throw error;
+  }
+}

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { api, registerUser, startTestServer, type TestServer } from '../helpers.ts';
-import { FIXTURES, launchBrowser, longSpeechWav, watchConsole } from './browser.ts';
+import { type BrowserSession, FIXTURES, longSpeechWav, openBrowserSession } from './browser.ts';
 
 describe('API docs page', () => {
   let server: TestServer;
-  let browser: Browser;
+  let session: BrowserSession;
   let wav: string;
   let page: Page;
   let problems: string[] = [];
@@ -23,10 +23,8 @@ describe('API docs page', () => {
   before(async () => {
     wav = await longSpeechWav(1);
     server = await startTestServer();
-    browser = await launchBrowser(wav);
-    page = await browser.newPage();
-    page.setDefaultTimeout(15_000);
-    problems = watchConsole(page);
+    session = await openBrowserSession(wav, { timeoutMs: 15_000 });
+    ({ page, problems } = session);
     await page.exposeFunction('reportViolation', (text: string) => violations.push(text));
     await page.addInitScript(() => {
       document.addEventListener('securitypolicyviolation', (event) => {
@@ -38,8 +36,7 @@ describe('API docs page', () => {
   });
 
   after(async () => {
-    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-    await browser?.close();
+    await session?.close();
     await server?.close();
     if (wav) await rm(wav, { force: true });
   });

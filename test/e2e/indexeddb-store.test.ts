@@ -8,10 +8,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import type { UnackedChunk, UnackedSession, UnackedStore } from '@earshot/live-client';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { storeContract } from '../../packages/live-client/test/store-contract.ts';
 import { startTestServer, type TestServer } from '../helpers.ts';
-import { FIXTURES, launchBrowser, watchConsole } from './browser.ts';
+import { type BrowserSession, FIXTURES, openBrowserSession } from './browser.ts';
 
 const DIST = path.resolve(import.meta.dirname, '../../packages/live-client/dist');
 /** Where the page finds the package's dist/ (served by the test, not the server). */
@@ -21,15 +21,13 @@ type Call = { store: string; method: keyof UnackedStore; args: unknown[] };
 type Outcome = { value: unknown } | { error: string; message: string };
 
 let server: TestServer;
-let browser: Browser;
+let session: BrowserSession;
 let page: Page;
-let problems: string[] = [];
 
 before(async () => {
   server = await startTestServer();
-  browser = await launchBrowser(path.join(FIXTURES, 'speech.wav'));
-  page = await browser.newPage();
-  problems = watchConsole(page);
+  session = await openBrowserSession(path.join(FIXTURES, 'speech.wav'));
+  page = session.page;
   await page.route(`**${PACKAGE_URL}*.js`, async (route) => {
     const file = path.join(DIST, path.basename(new URL(route.request().url()).pathname));
     await route.fulfill({ body: await readFile(file, 'utf8'), contentType: 'text/javascript' });
@@ -38,8 +36,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-  await browser?.close();
+  await session?.close();
   await server?.close();
 });
 

@@ -7,44 +7,29 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { api, registerUser, startTestServer, type TestServer, type TestUser, waitForRecording } from '../helpers.ts';
-import {
-  lastRecorded,
-  launchBrowser,
-  longSpeechWav,
-  signIn,
-  tapEncoders,
-  tapRecorders,
-  watchConsole,
-} from './browser.ts';
+import { type BrowserSession, lastRecorded, longSpeechWav, openBrowserSession, signIn } from './browser.ts';
 
 describe('web app: audio kept in the browser across a reload and while offline', () => {
   let server: TestServer;
   let user: TestUser;
-  let browser: Browser;
+  let session: BrowserSession;
   let context: BrowserContext;
   let page: Page;
   let wav: string;
-  let problems: string[] = [];
 
   before(async () => {
     wav = await longSpeechWav();
     server = await startTestServer();
     user = await registerUser(server);
-    browser = await launchBrowser(wav);
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    context.setDefaultTimeout(10_000);
-    await tapRecorders(context);
-    await tapEncoders(context);
-    page = await context.newPage();
-    problems = watchConsole(page);
+    session = await openBrowserSession(wav, { viewport: { width: 1280, height: 860 }, timeoutMs: 10_000, tap: true });
+    ({ context, page } = session);
     await signIn(page, server.url, user);
   });
 
   after(async () => {
-    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-    await browser?.close();
+    await session?.close();
     await server?.close();
     if (wav) await rm(wav, { force: true });
   });

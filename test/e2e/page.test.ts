@@ -18,7 +18,7 @@ import {
   waitForRecording,
 } from '../helpers.ts';
 import { axeViolations } from './axe.ts';
-import { FIXTURES, launchBrowser, screenshot, watchConsole } from './browser.ts';
+import { type BrowserSession, FIXTURES, openBrowserSession, screenshot, signIn, watchConsole } from './browser.ts';
 
 const WIDTHS = [
   { name: 'phone', width: 390, height: 844 },
@@ -28,6 +28,7 @@ const WIDTHS = [
 
 describe('web app: layout, organisations in the list, trash, accessibility, tabs', () => {
   let server: TestServer;
+  let session: BrowserSession;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -46,14 +47,6 @@ describe('web app: layout, organisations in the list, trash, accessibility, tabs
     return res.body.id;
   }
 
-  async function signIn(target: Page): Promise<void> {
-    await target.goto(server.url);
-    await target.getByLabel('E-mail').fill(user.email);
-    await target.getByLabel('Password').fill(user.password);
-    await target.getByRole('button', { name: 'Sign in' }).click();
-    await target.locator('#recordings-title').waitFor();
-  }
-
   const item = (name: string, on: Page = page) =>
     on.locator('li.recording', { has: on.getByRole('heading', { name, exact: true }) });
 
@@ -68,16 +61,15 @@ describe('web app: layout, organisations in the list, trash, accessibility, tabs
     user = await registerUser(server);
     acmeId = (await api(server, 'POST', '/api/orgs', { token: user.token, json: { name: 'Acme Sales' } })).body.id;
     await upload('Acme pipeline review', acmeId);
-    browser = await launchBrowser(path.join(FIXTURES, 'speech.wav'));
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
-    problems = watchConsole(page);
+    session = await openBrowserSession(path.join(FIXTURES, 'speech.wav'), {
+      viewport: { width: 1280, height: 860 },
+      timeoutMs: 10_000,
+    });
+    ({ browser, context, page, problems } = session);
   });
 
   after(async () => {
-    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-    await browser?.close();
+    await session?.close();
     await server?.close();
   });
 
@@ -110,7 +102,7 @@ describe('web app: layout, organisations in the list, trash, accessibility, tabs
     );
 
     await page.getByRole('button', { name: 'Have an account? Sign in' }).click();
-    await signIn(page);
+    await signIn(page, server.url, user);
     const focused = await page.evaluate(() => document.activeElement?.id);
     assert.equal(focused, 'page-title', 'after signing in, the focus is on the view heading');
     assert.equal(await page.locator('#page-title').textContent(), 'Recordings');
@@ -333,7 +325,7 @@ describe('web app: layout, organisations in the list, trash, accessibility, tabs
     }, 20_000);
 
     // With no tab recording, signing out asks nothing.
-    await signIn(page);
+    await signIn(page, server.url, user);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You have signed out.').waitFor();
     await recording.close();

@@ -8,18 +8,17 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { type FakeTranscriber, startFakeTranscriber } from '../fake-transcriber.ts';
 import { api, eventually, registerUser, startTestServer, type TestServer, type TestUser } from '../helpers.ts';
-import { FIXTURES, launchBrowser, screenshot, watchConsole } from './browser.ts';
+import { type BrowserSession, FIXTURES, openBrowserSession, screenshot, signIn } from './browser.ts';
 
 describe('transcripts in the web app', () => {
   let fake: FakeTranscriber;
   let server: TestServer;
-  let browser: Browser;
+  let session: BrowserSession;
   let page: Page;
   let user: TestUser;
-  let problems: string[] = [];
 
   async function upload(name: string): Promise<any> {
     const form = new FormData();
@@ -37,21 +36,16 @@ describe('transcripts in the web app', () => {
     fake = await startFakeTranscriber();
     server = await startTestServer({ env: { TRANSCRIBE_BASE_URL: fake.baseUrl, TRANSCRIBE_MODEL: 'whisper-1' } });
     user = await registerUser(server);
-    browser = await launchBrowser(path.join(FIXTURES, 'speech.wav'));
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    problems = watchConsole(page);
-    await page.goto(server.url);
-    await page.getByLabel('E-mail').fill(user.email);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#recordings-title').waitFor();
+    session = await openBrowserSession(path.join(FIXTURES, 'speech.wav'), {
+      viewport: { width: 1280, height: 860 },
+      timeoutMs: 15_000,
+    });
+    page = session.page;
+    await signIn(page, server.url, user);
   });
 
   after(async () => {
-    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-    await browser?.close();
+    await session?.close();
     await server?.close();
     await fake?.close();
   });

@@ -21,12 +21,14 @@ import { probePackets } from '../../src/media/test-helpers.ts';
 import { api, registerUser, startTestServer, type TestServer } from '../helpers.ts';
 import { longWav } from '../speech.ts';
 import {
+  type BrowserSession,
   FIXTURES,
   lastRecorded,
-  launchBrowser,
   longSpeechWav,
+  openBrowserSession,
   type RecordedAudio,
   screenshot,
+  signIn,
   tapEncoders,
   tapRecorders,
   watchConsole,
@@ -37,6 +39,7 @@ const UPLOAD_LIMIT = 8 * 1024 * 1024;
 
 describe('web app', () => {
   let server: TestServer;
+  let session: BrowserSession;
   let browser: Browser;
   let wav: string;
   let context: BrowserContext;
@@ -51,18 +54,17 @@ describe('web app', () => {
     // Short-lived access tokens, so the page's quiet refresh happens during the suite.
     // A small upload limit, so the page's statement of it and its refusal of a larger file can be seen.
     server = await startTestServer({ env: { ACCESS_TOKEN_TTL_SECONDS: '30', MAX_UPLOAD_BYTES: String(UPLOAD_LIMIT) } });
-    browser = await launchBrowser(wav);
-    context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
-    context.setDefaultTimeout(10_000);
-    await tapRecorders(context);
-    await tapEncoders(context);
-    page = await context.newPage();
-    problems = watchConsole(page);
+    session = await openBrowserSession(wav, {
+      viewport: VIEWPORT,
+      timeoutMs: 10_000,
+      tap: true,
+      acceptDownloads: true,
+    });
+    ({ browser, context, page, problems } = session);
   });
 
   after(async () => {
-    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-    await browser?.close();
+    await session?.close();
     await server?.close();
     if (wav) await rm(wav, { force: true });
   });
@@ -130,15 +132,6 @@ describe('web app', () => {
     assert.equal(first, -1, `packet ${first} differs`);
   }
 
-  /** Signs in on another page (another context: its own storage, so its own session). */
-  async function signIn(other: Page): Promise<void> {
-    await other.goto(server.url);
-    await other.getByLabel('E-mail').fill(email);
-    await other.getByLabel('Password').fill(password);
-    await other.getByRole('button', { name: 'Sign in' }).click();
-    await other.locator('#recordings-title').waitFor();
-  }
-
   const listItem = (name: string) =>
     page.locator('li.recording', { has: page.getByRole('heading', { name, exact: true }) });
 
@@ -194,6 +187,8 @@ describe('web app', () => {
     await page.waitForTimeout(Math.max(0, startedAt + 5000 - Date.now()));
     await screenshot(page, 'recording');
     await page.waitForTimeout(Math.max(0, startedAt + 10_000 - Date.now()));
+    // Committed to the object store every LIVE_COMMIT_INTERVAL_MS (5 s): by now some of it is, and the page says so.
+    assert.match((await page.locator('.saved').textContent()) ?? '', /; in storage up to 0:0[1-9]/);
     await stopRecording(name);
     const recorded = await lastRecorded(page);
     assert.equal(recorded.kind, 'webcodecs', 'Chromium encodes at the edge');
@@ -451,7 +446,7 @@ describe('web app', () => {
       await tapEncoders(mp4, true);
       const other = await mp4.newPage();
       problems.push(...watchConsole(other));
-      await signIn(other);
+      await signIn(other, server.url, { email, password });
       const name = 'Chromium MP4';
       await other.getByLabel('Name (optional)').first().fill(name);
       await other.getByRole('button', { name: 'Start recording' }).click();
@@ -486,7 +481,7 @@ describe('web app', () => {
       await tapEncoders(plain, true);
       const other = await plain.newPage();
       problems.push(...watchConsole(other));
-      await signIn(other);
+      await signIn(other, server.url, { email, password });
       const name = 'MediaRecorder WebM';
       await other.getByLabel('Name (optional)').first().fill(name);
       await other.getByRole('button', { name: 'Start recording' }).click();
@@ -568,7 +563,7 @@ describe('web app', () => {
           Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
       });
       const other = await blocked.newPage();
-      await signIn(other);
+      await signIn(other, server.url, { email, password });
       await other.getByRole('button', { name: 'Start recording' }).click();
       await other.getByRole('alert').filter({ hasText: 'Microphone access was blocked' }).waitFor();
       assert.equal(await other.locator('.live').isHidden(), true);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   api,
   eventually,
@@ -18,15 +18,14 @@ import {
   waitForRecording,
 } from '../helpers.ts';
 import { type Receiver, startReceiver, verify } from '../webhook-receiver.ts';
-import { FIXTURES, launchBrowser, longSpeechWav, screenshot, watchConsole } from './browser.ts';
+import { type BrowserSession, FIXTURES, longSpeechWav, openBrowserSession, screenshot, signIn } from './browser.ts';
 
 describe('webhooks on the page', () => {
   let server: TestServer;
   let receiver: Receiver;
-  let browser: Browser;
+  let session: BrowserSession;
   let page: Page;
   let user: TestUser;
-  let problems: string[] = [];
   let wav: string;
 
   before(async () => {
@@ -37,27 +36,19 @@ describe('webhooks on the page', () => {
     });
     user = await registerUser(server);
     wav = await longSpeechWav(1);
-    browser = await launchBrowser(wav);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
-    problems = watchConsole(page);
+    session = await openBrowserSession(wav, { viewport: { width: 1280, height: 900 }, timeoutMs: 10_000 });
+    page = session.page;
   });
 
   after(async () => {
-    if (problems.length) console.log(`browser console:\n  ${problems.join('\n  ')}`);
-    await browser?.close();
+    await session?.close();
     await server?.close();
     await receiver?.close();
     if (wav) await rm(wav, { force: true });
   });
 
   test('add an endpoint, see a recording delivered in its log, and send it again', async () => {
-    await page.goto(server.url);
-    await page.getByLabel('E-mail').fill(user.email);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#recordings-title').waitFor();
+    await signIn(page, server.url, user);
     await page.getByRole('link', { name: 'Organisations' }).click();
 
     const panel = page.getByRole('region', { name: 'Webhooks' });

@@ -22,6 +22,8 @@ export interface LiveLinkOptions {
   /** What the page sends (encoding.ts): {} for a container, `{format: 'opus'}` for raw Opus. */
   format: { format?: 'opus' };
   onAck(bytes: number): void;
+  /** The server has this much in its object storage: it survives the loss of the node holding the session. */
+  onCommitted(bytes: number): void;
   onReconnecting(): void;
   onReconnected(): void;
   /**
@@ -171,6 +173,9 @@ export async function openLiveLink(api: ApiClient, options: LiveLinkOptions): Pr
       switch (event.type) {
         case 'ack':
           options.onAck(event.bytes);
+          break;
+        case 'committed':
+          options.onCommitted(event.bytes);
           break;
         case 'reconnecting':
           options.onReconnecting();

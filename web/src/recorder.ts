@@ -164,6 +164,7 @@ export function recorderPanel(
   let frame = 0;
   let sentBytes = 0;
   let ackedBytes = 0;
+  let committedBytes = 0;
   let watcher: ConnectionWatcher = connectionWatcher();
   /** End byte offset and recording time of each chunk handed to the live client, oldest first. */
   let timeline: { end: number; seconds: number }[] = [];
@@ -189,10 +190,11 @@ export function recorderPanel(
     if (wasBusy !== (next !== 'idle')) panel.onBusyChange(next !== 'idle');
   };
 
-  const savedSeconds = () => {
+  /** The recorded time the first `bytes` of the stream hold. */
+  const secondsIn = (bytes: number) => {
     let seconds = 0;
     for (const entry of timeline) {
-      if (entry.end <= ackedBytes) seconds = entry.seconds;
+      if (entry.end <= bytes) seconds = entry.seconds;
       else break;
     }
     return seconds;
@@ -201,7 +203,10 @@ export function recorderPanel(
   const render = () => {
     const elapsed = startedAt ? (performance.now() - startedAt) / 1000 : 0;
     clock.textContent = formatDuration(elapsed);
-    saved.textContent = `Saved on the server up to ${formatDuration(savedSeconds())} (${formatBytes(ackedBytes)})`;
+    // Acknowledged audio is on the disk of the node holding the session; committed audio is in the object
+    // store, where it survives that node's loss (docs/live-protocol.md §4): people may care which.
+    const inStorage = committedBytes > 0 ? `; in storage up to ${formatDuration(secondsIn(committedBytes))}` : '';
+    saved.textContent = `Saved on the server up to ${formatDuration(secondsIn(ackedBytes))} (${formatBytes(ackedBytes)})${inStorage}`;
     const report = watcher.report(performance.now(), navigator.onLine);
     live.dataset.connection = report.state;
     const warning = report.state === 'connected' ? '' : report.text;
@@ -302,6 +307,7 @@ export function recorderPanel(
 
     sentBytes = 0;
     ackedBytes = 0;
+    committedBytes = 0;
     timeline = [];
     watcher = connectionWatcher();
     try {
@@ -323,6 +329,10 @@ export function recorderPanel(
         onAck(bytes) {
           ackedBytes = Math.max(ackedBytes, bytes);
           watcher.acked(bytes, performance.now());
+          render();
+        },
+        onCommitted(bytes) {
+          committedBytes = Math.max(committedBytes, bytes);
           render();
         },
         onReconnecting() {
