@@ -4,6 +4,7 @@
  * served to a page of the real server and imported there. Each store call from the contract crosses
  * into the page (bytes as arrays, a RangeError as a RangeError).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before } from 'node:test';
@@ -25,6 +26,10 @@ let session: BrowserSession;
 let page: Page;
 
 before(async () => {
+  // npm ci (the package's prepare script) and npm test build it; without it the page's import would hang.
+  if (!existsSync(path.join(DIST, 'index.js'))) {
+    throw new Error(`${DIST} is missing: build the package (npm run build -w @earshot/live-client)`);
+  }
   server = await startTestServer();
   session = await openBrowserSession(path.join(FIXTURES, 'speech.wav'));
   page = session.page;
