@@ -88,7 +88,7 @@ function s3Settings(): Record<string, string> {
 }
 
 /** HAProxy: round-robin per request, no stickiness, quick health checks so a dead node leaves the pool. */
-function haproxyConfig(port: number, nodes: { id: string; port: number }[]): string {
+function haproxyConfig(port: number, statsPort: number, nodes: { id: string; port: number }[]): string {
   return [
     'global',
     // Two descriptors per proxied connection must fit the process's file limit.
@@ -96,6 +96,8 @@ function haproxyConfig(port: number, nodes: { id: string; port: number }[]): str
     'defaults',
     '  mode http',
     '  timeout connect 2s',
+    // A node busy on a loaded machine may answer /readyz slowly; a dead one refuses at once.
+    '  timeout check 2s',
     '  timeout client 120s',
     '  timeout server 120s',
     '  timeout tunnel 1h',
@@ -110,9 +112,17 @@ function haproxyConfig(port: number, nodes: { id: string; port: number }[]): str
     '  balance roundrobin',
     '  option httpchk GET /readyz',
     ...nodes.map((node) => `  server ${node.id} 127.0.0.1:${node.port} check inter 300 fall 2 rise 2`),
+    // Which nodes the balancer counts as up (CSV at /stats;csv), so the tests wait for that, not a guess.
+    'listen stats',
+    `  bind 127.0.0.1:${statsPort}`,
+    '  stats enable',
+    '  stats uri /stats',
     '',
   ].join('\n');
 }
+
+const isRunning = (state: { proc?: ChildProcess | undefined }) =>
+  !!state.proc && state.proc.exitCode === null && state.proc.signalCode === null;
 
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -195,8 +205,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await exited;
   }
 
-  const lbPort = await freePort();
-  const url = `http://127.0.0.1:${lbPort}`;
+  let lbPort = 0;
+  let statsPort = 0;
   let haproxy: ChildProcess | undefined;
   async function tearDown(): Promise<void> {
     haproxy?.kill('SIGKILL');
@@ -212,14 +222,46 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await adminQuery(`drop database if exists ${database} with (force)`).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   }
+  /** The nodes the balancer's health checks count as up. */
+  async function poolUp(): Promise<Set<string>> {
+    const csv = await (
+      await fetch(`http://127.0.0.1:${statsPort}/stats;csv`, { signal: AbortSignal.timeout(1000) })
+    ).text();
+    const [header, ...rows] = csv.replace(/^# /, '').trim().split('\n');
+    const column = (name: string) => header!.split(',').indexOf(name);
+    const [proxy, server, status] = [column('pxname'), column('svname'), column('status')];
+    return new Set(
+      rows
+        .map((row) => row.split(','))
+        .filter((cells) => cells[proxy] === 'nodes' && cells[status]!.startsWith('UP'))
+        .map((cells) => cells[server]!),
+    );
+  }
+
+  /** Until the balancer counts every running node as up; false if the balancer exited meanwhile. */
+  async function poolReady(): Promise<boolean> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (haproxy?.exitCode !== null) return false;
+      const up = await poolUp().catch(() => new Set<string>());
+      if (states.every((state) => !isRunning(state) || up.has(state.id))) return true;
+      if (Date.now() > deadline) throw new Error('the balancer did not count every running node as up within 20 s');
+      await sleep(100);
+    }
+  }
+
   try {
     await Promise.all(states.map(startNode));
     const configFile = path.join(dir, 'haproxy.cfg');
-    await writeFile(configFile, haproxyConfig(lbPort, states));
-    haproxy = spawn('haproxy', ['-f', configFile, '-db', '-q'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    await waitUntil('the load balancer', () => answers(`${url}/readyz`), 20_000);
-    // Every node in the balancer's pool (its health checks need a moment).
-    await sleep(1000);
+    // Ports found free may be taken by another process (another suite's node) before haproxy binds them:
+    // haproxy then exits, and it is started again on other ports.
+    for (let attempt = 1; ; attempt++) {
+      [lbPort, statsPort] = [await freePort(), await freePort()];
+      await writeFile(configFile, haproxyConfig(lbPort, statsPort, states));
+      haproxy = spawn('haproxy', ['-f', configFile, '-db', '-q'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      if (await poolReady()) break;
+      if (attempt === 3) throw new Error('haproxy exited at start three times');
+    }
   } catch (error) {
     await tearDown();
     throw error;
@@ -233,10 +275,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     dataDir: state.dataDir,
     logFile: state.logFile,
     get running() {
-      return !!state.proc && state.proc.exitCode === null && state.proc.signalCode === null;
+      return isRunning(state);
     },
   }));
 
+  const url = `http://127.0.0.1:${lbPort}`;
   return {
     url,
     wsUrl: url.replace(/^http/, 'ws'),
@@ -251,8 +294,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     async start(index) {
       await startNode(states[index]!);
-      // Back in the balancer's pool after two health checks.
-      await sleep(800);
+      if (!(await poolReady())) throw new Error('haproxy exited');
     },
     close: tearDown,
   };
