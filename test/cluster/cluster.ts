@@ -132,7 +132,11 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
   }
 }
 
-const answers = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(1000) })).status === 200;
+/** Whether the node answers /readyz with 200, itself (its id in x-earshot-node), not whatever took its port. */
+const isNode = async (state: { id: string; port: number }) => {
+  const res = await fetch(`http://127.0.0.1:${state.port}/readyz`, { signal: AbortSignal.timeout(1000) });
+  return res.status === 200 && res.headers.get('x-earshot-node') === state.id;
+};
 
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const count = options.nodes ?? 3;
@@ -167,10 +171,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
   type NodeState = { index: number; id: string; port: number; dataDir: string; logFile: string; proc?: ChildProcess };
   const states: NodeState[] = [];
+  // Ids unique to this cluster, so a port that another cluster's node answers on is not taken for ours.
+  const clusterTag = randomBytes(2).toString('hex');
   for (let index = 0; index < count; index++) {
     states.push({
       index,
-      id: `node-${index + 1}`,
+      id: `node-${index + 1}-${clusterTag}`,
       port: await freePort(),
       dataDir: path.join(dir, `node-${index + 1}`),
       logFile: path.join(dir, `node-${index + 1}.log`),
@@ -190,7 +196,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     state.proc = proc;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     await Promise.race([
-      waitUntil(`${state.id} ready`, () => answers(`http://127.0.0.1:${state.port}/readyz`), 60_000),
+      waitUntil(`${state.id} ready`, () => isNode(state), 60_000),
       exited.then(() => {
         throw new Error(`${state.id} exited at start; see ${state.logFile}`);
       }),
