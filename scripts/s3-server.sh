@@ -36,7 +36,7 @@
 # key (403 SignatureDoesNotMatch). It does not: honour If-None-Match on CompleteMultipartUpload (the object
 # is replaced), accept the SDK's default aws-chunked uploads with trailing checksums (411), or give an ETag
 # the SDK can read in its CompleteMultipartUpload answer. src/storage/s3-blob-store.ts works around all three.
-set -euo pipefail
+set -Eeuo pipefail
 
 dir=${EARSHOT_CEPH_DIR:-/tmp/earshot-ceph}
 port=${EARSHOT_S3_PORT:-7480}
@@ -53,6 +53,8 @@ die() {
   log "$*"
   exit 1
 }
+# A command that fails under `set -e` would otherwise end the script without a word.
+trap 'log "failed at line $LINENO: $BASH_COMMAND (logs: $dir/log)"' ERR
 
 settings() {
   cat <<EOF
@@ -90,10 +92,11 @@ stop_cluster() {
   pids=$(our_pids)
   if [ -n "$pids" ]; then
     log "stopping pids $(echo $pids)"
-    kill $pids 2>/dev/null || true
-    # A daemon removes its pid file, and its command line empties, before it has finished exiting (the OSD
-    # first writes its memstore out to disk), so wait until each pid is gone or a zombie: a new cluster must
-    # not meet the old one's sockets.
+    # KILL, not TERM: the cluster's data is thrown away. On TERM the OSD first writes its memstore out to
+    # its folder, for seconds after its pid file and command line are gone, and wrote an old cluster into
+    # the next one's folder ("wrong fsid": the new OSD then refused to start).
+    kill -KILL $pids 2>/dev/null || true
+    # Wait until each pid is gone or a zombie: a new cluster must not meet the old one's sockets.
     for _ in $(seq 1 50); do
       left=
       for pid in $pids; do
@@ -102,7 +105,6 @@ stop_cluster() {
       if [ -z "$left" ]; then break; fi
       sleep 0.2
     done
-    for pid in $left; do if ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi; done
   fi
   rm -rf "$dir"
 }
@@ -214,9 +216,19 @@ start)
       if port_taken "$p"; then die "port $p is taken by another program: set EARSHOT_S3_PORT (and EARSHOT_CEPH_MON_PORT)"; fi
     done
     install_packages
-    start_cluster
+    # A fresh cluster now and then fails to come up on a busy machine: its logs are kept aside, and a
+    # second fresh one is started. (In a child process, so `set -e` still stops it at the first failure.)
+    if ! bash "$0" start-cluster; then
+      rm -rf "$dir-failed-log" && cp -r "$dir/log" "$dir-failed-log" 2>/dev/null || true
+      log "the cluster did not come up (its logs: $dir-failed-log); starting a fresh one"
+      stop_cluster
+      bash "$0" start-cluster || die "the cluster did not come up twice; logs: $dir/log and $dir-failed-log"
+    fi
   fi
   settings
+  ;;
+start-cluster) # the second half of start, run by it
+  start_cluster
   ;;
 env)
   healthy || die "not running on $endpoint: scripts/s3-server.sh start"
