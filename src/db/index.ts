@@ -95,13 +95,15 @@ function handle(db: Db, longDb: Db, dialect: DbDialect): DatabaseHandle {
  */
 export async function migrateToLatest(db: Db, schema?: string): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations };
-  const { error, results } = await new Migrator({
-    db,
-    provider,
-    ...(schema ? { migrationTableSchema: schema } : {}),
-  }).migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error || failed) {
+  const migrator = new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (!error && !failed) return;
+    // Kysely looks for its tables by listing every schema with has_schema_privilege(), which fails with
+    // invalid_schema_name (3F000) when another schema of the database is dropped meanwhile: not ours, so
+    // looking again is right.
+    if (attempt < 5 && (error as { code?: unknown } | undefined)?.code === '3F000') continue;
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });
   }
 }
