@@ -100,10 +100,11 @@ export async function migrateToLatest(db: Db, schema?: string): Promise<void> {
     const { error, results } = await migrator.migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');
     if (!error && !failed) return;
-    // Kysely looks for its tables by listing every schema with has_schema_privilege(), which fails with
-    // invalid_schema_name (3F000) when another schema of the database is dropped meanwhile: not ours, so
-    // looking again is right.
-    if (attempt < 5 && (error as { code?: unknown } | undefined)?.code === '3F000') continue;
+    // Kysely looks for its tables by listing every table of every schema, which fails with
+    // invalid_schema_name (3F000) or undefined_table (42P01) when another schema of the database is
+    // dropped meanwhile: not ours, so looking again is right.
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (attempt < 5 && (code === '3F000' || code === '42P01')) continue;
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });
   }
 }
