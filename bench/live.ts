@@ -15,13 +15,13 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { framePacket, LiveRecordingClient } from '@earshot/live-client';
 import { OggOpusReader } from '../src/media/remux/ogg-reader.ts';
 import { opusSpeech, STORED_FORMAT_ARGS } from '../src/media/test-helpers.ts';
+import { freePort } from '../src/test-support/free-port.ts';
 import { decodedSeconds, longSpeech } from '../test/speech.ts';
 import { ffmpegOpusArgs } from './ffmpeg-baseline.ts';
 import { childrenOf, cpuSeconds, rssMiB, threadCpuSeconds } from './procfs.ts';
@@ -102,14 +102,6 @@ function percentile(values: number[], p: number): number {
 }
 
 // ---- the server under test ----
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 async function startServer(): Promise<{ child: ChildProcess; url: string; dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'earshot-bench-'));

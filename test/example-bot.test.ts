@@ -6,24 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { DEFAULT_SEGMENTS, type FakeTranscriber, startFakeTranscriber } from './fake-transcriber.ts';
-import { api, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
+import { api, freePort, registerUser, startTestServer, type TestServer, type TestUser } from './helpers.ts';
 import { FIXTURES } from './live-helpers.ts';
 
 const BOT = path.resolve(import.meta.dirname, '../examples/bot.ts');
-
-/** A loopback port nobody listens on now, for the bot's webhook listener. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function runBot(env: Record<string, string>): Promise<Record<string, any>[]> {
   const { stdout } = await promisify(execFile)(process.execPath, [BOT, path.join(FIXTURES, 'speech.wav')], {

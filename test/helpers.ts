@@ -7,6 +7,7 @@ import { type App, buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
 
 export { eventually } from '../src/test-support/eventually.ts';
+export { freePort } from '../src/test-support/free-port.ts';
 
 import type { BlobStore } from '../src/storage/blob-store.ts';
 import { createBlobStore } from '../src/storage/index.ts';
