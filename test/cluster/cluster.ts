@@ -240,7 +240,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   async function poolReady(): Promise<boolean> {
     const deadline = Date.now() + 20_000;
     for (;;) {
-      if (haproxy?.exitCode !== null) return false;
+      if (!isRunning({ proc: haproxy })) return false;
       const up = await poolUp().catch(() => new Set<string>());
       if (states.every((state) => !isRunning(state) || up.has(state.id))) return true;
       if (Date.now() > deadline) throw new Error('the balancer did not count every running node as up within 20 s');
